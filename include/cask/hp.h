@@ -1,0 +1,268 @@
+/*
+ * cask/hp.h: hazard pointers, the safe-memory-reclamation scheme every cask structure uses.
+ *
+ * A lock-free structure unlinks a node while other threads may still be reading it. Hazard
+ * pointers (Michael, "Hazard Pointers: Safe Memory Reclamation for Lock-Free Objects", IEEE TPDS
+ * 2004) let a reader announce "I am reading this object" in a hazard slot; a writer that has
+ * unlinked the object retires it, and the object is reclaimed only once no slot announces it.
+ * The API follows the spirit of C++26 std::hazard_pointer (P2530): take a slot, protect a pointer
+ * loaded from an atomic source, reset it, give the slot back; retire from any thread.
+ *
+ * Concurrency table ("yes": the two calls may run at the same time from different threads on the
+ * same domain; a slot is always used only by the thread that acquired it):
+ *
+ *                    slot_acquire  slot_release  protect/set/reset  retire  drain  pending  domain_destroy
+ *   slot_acquire         yes           yes             yes           yes     yes     yes        no
+ *   slot_release         yes           yes             yes           yes     yes     yes        no
+ *   protect/set/reset    yes           yes             yes           yes     yes     yes        no
+ *   retire               yes           yes             yes           yes     yes     yes        no
+ *   drain                yes           yes             yes           yes     yes     yes        no
+ *   pending              yes           yes             yes           yes     yes     yes        no
+ *   domain_destroy       no            no              no            no      no      no         no
+ *
+ * Progress: protect is lock-free (it retries only when the source changed, which means another
+ * thread made progress); set, reset and pending are wait-free; retire is wait-free except every
+ * (2H + 128)-th call on a thread, which scans (bounded work, no waiting on other threads); drain
+ * is bounded; slot_acquire is lock-free after a thread's first use of a domain (which allocates).
+ * No call ever waits for another thread, so a stalled reader cannot stall anyone else.
+ *
+ * Reclamation rule: retire an object only after it is unreachable from every shared location
+ * that protect reads (unlinked); it is then reclaimed, by calling its reclaim function exactly
+ * once, on whichever thread scans, after no hazard slot has held it continuously since before
+ * the retire. Objects retired by a thread are reclaimed by that thread's later scans, or by the
+ * next scanner after the thread exits (its leftovers are handed to the domain, never leaked).
+ *
+ * Garbage bound: let N be the number of threads that have ever used the domain at the same time
+ * and H = 8 * N the number of hazard slots. At any moment at most N * (2H + 128) + E * H objects
+ * are retired but not reclaimed, where E counts threads that exited since the last scan; this
+ * holds even if a thread holding a hazard pointer stalls forever (it pins at most 8 objects).
+ * Reclamation costs amortised O(1) per retire: a scan does O(H + R) work for R >= 2H + 128
+ * retired objects, plus one membarrier() system call.
+ *
+ * Fences: publishing a hazard is a store and a compiler barrier; the scanner pays for both sides
+ * with membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED). If membarrier is unavailable (not Linux,
+ * an old kernel, seccomp, or -DCASK_HP_FORCE_FENCE=1) both sides use a full seq_cst fence.
+ * cask_hp_uses_membarrier() says which mode is in force.
+ */
+#ifndef CASK_HP_H
+#define CASK_HP_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "cask/internal/noise.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A reclamation domain: a set of hazard slots and the objects retired against them. */
+typedef struct cask_hp_domain cask_hp_domain;
+
+/* A hazard slot: announces at most one protected pointer for its owning thread. */
+typedef struct cask_hp_slot cask_hp_slot;
+
+/* Called exactly once per retired object, with the object pointer given to cask_hp_retire. */
+typedef void (*cask_hp_reclaim_fn)(void *object);
+
+/*
+ * The bookkeeping cask_hp_retire needs, embedded in the object you retire (so retiring never
+ * allocates and never fails). Its contents are private; it needs no initialisation.
+ */
+typedef struct cask_hp_retired {
+    struct cask_hp_retired *next;
+    void *object;
+    cask_hp_reclaim_fn reclaim;
+} cask_hp_retired;
+
+/*
+ * cask_hp_default_domain - the process-wide domain that cask's structures use unless told
+ * otherwise. Created on first use; never destroyed.
+ * Context: any thread; wait-free after the first call.
+ */
+cask_hp_domain *cask_hp_default_domain(void);
+
+/*
+ * cask_hp_domain_create - a private domain, for a structure or subsystem whose garbage should be
+ * scanned and bounded separately from everyone else's.
+ * Returns 0 and sets *out, CASK_EINVAL if out is NULL, CASK_ENOMEM if allocation failed (*out
+ * is then untouched).
+ * Context: any thread. Memory: free it with cask_hp_domain_destroy.
+ */
+int cask_hp_domain_create(cask_hp_domain **out);
+
+/*
+ * cask_hp_domain_destroy - reclaim every object retired against the domain and free it.
+ * Context: no other call on this domain may run concurrently or afterwards, and every slot must
+ * have been released (checked: a held slot or a slot still announcing a pointer aborts with a
+ * report). Threads that used the domain may still be alive; their per-thread state for it is
+ * freed when they exit. The default domain cannot be destroyed (aborts).
+ * Memory: calls the reclaim function of every pending object on the calling thread.
+ */
+void cask_hp_domain_destroy(cask_hp_domain *domain);
+
+/*
+ * cask_hp_slot_acquire - take a hazard slot for the calling thread.
+ * Returns 0 and sets *out; CASK_EINVAL if an argument is NULL; CASK_ENOMEM if the thread's
+ * first use of this domain (or its ninth simultaneously held slot) needed memory that could
+ * not be had (*out untouched).
+ * Context: any thread; the slot belongs to this thread: protect, set, reset and release it from
+ * this thread only (checked). Progress: lock-free; allocates only as said above.
+ * Memory: give it back with cask_hp_slot_release before the thread exits (checked: a thread that
+ * exits holding a slot aborts with a report in checked builds).
+ */
+int cask_hp_slot_acquire(cask_hp_domain *domain, cask_hp_slot **out);
+
+/*
+ * cask_hp_slot_release - reset the slot and give it back.
+ * Context: the owning thread; wait-free. Releasing a slot twice aborts with a report.
+ * Ordering: release, like cask_hp_reset.
+ */
+void cask_hp_slot_release(cask_hp_slot *slot);
+
+/*
+ * cask_hp_uses_membarrier - true if hazard publication uses the asymmetric (membarrier) fence,
+ * false if both sides use full fences. Decided once per process, on first use of any domain.
+ */
+bool cask_hp_uses_membarrier(void);
+
+/*
+ * cask_hp_retire - hand over an object that has been unlinked, to be reclaimed once no hazard
+ * slot protects it.
+ * `node` is storage inside (or beside) the object, untouched by you until reclaim runs; `object`
+ * is the pointer that readers protect; `reclaim` is called with `object` exactly once, on some
+ * thread that scans this domain (possibly this one, possibly inside this call).
+ * Context: any thread, concurrently with everything but domain_destroy. The object must already
+ * be unreachable from every atomic source that protect reads: a reader that protects it after
+ * this call would never validate. Retiring an object twice is undefined (it would be freed twice).
+ * Progress: wait-free, except that every (2H + 128)-th retire on a thread scans (see the bound
+ * above). Never fails and never allocates; a thread whose per-thread state cannot be allocated
+ * hands the object straight to the domain.
+ * Ordering: everything this thread did before retire happens before `reclaim` runs.
+ * Memory: reclaim may itself call cask_hp_retire (it is queued, not recursed into).
+ */
+void cask_hp_retire(cask_hp_domain *domain, cask_hp_retired *node, void *object,
+                    cask_hp_reclaim_fn reclaim);
+
+/*
+ * cask_hp_drain - scan now: reclaim every object retired by the calling thread or by threads
+ * that have exited, and that no slot protects. Use it at shutdown (after joining the other
+ * threads it reclaims everything still unprotected) and in tests.
+ * Returns how many objects were reclaimed.
+ * Context: any thread; bounded work (no waiting). Objects retired by other live threads stay
+ * with them until their next scan or their exit.
+ */
+size_t cask_hp_drain(cask_hp_domain *domain);
+
+/*
+ * cask_hp_pending - how many objects are retired but not yet reclaimed in the domain.
+ * Exact when no call runs concurrently; otherwise a snapshot that may be slightly stale.
+ * Context: any thread; wait-free (reads one counter per thread record).
+ */
+size_t cask_hp_pending(cask_hp_domain *domain);
+
+/*
+ * cask_hp_garbage_bound - the bound on cask_hp_pending that the header comment promises for the
+ * domain's current number of thread records, N * (2H + 128), not counting objects from threads
+ * that exited since the last scan. Context: any thread; wait-free.
+ */
+size_t cask_hp_garbage_bound(cask_hp_domain *domain);
+
+/* ---- Inline fast path. The struct layout below is private; use only the functions. ---- */
+
+struct cask__hp_record;
+
+struct cask_hp_slot {
+    _Atomic(void *) hazard;         /* the announced pointer; read by scanners */
+    struct cask__hp_record *record; /* owning thread record */
+    bool full_fence;                /* true when membarrier is unavailable */
+};
+
+/*
+ * cask__hp_publish - announce p in the slot so that a scanner that has not yet started its scan
+ * will see it. Private; use protect, set or reset.
+ */
+static inline void cask__hp_publish(cask_hp_slot *slot, void *p)
+{
+    /* Release: pairs with the scanner's acquire load of the slot. Whatever this thread did with
+     * the object it protected before (under the previous value) happens before a reclaim by a
+     * scanner that read this newer value. */
+    atomic_store_explicit(&slot->hazard, p, memory_order_release);
+    if (slot->full_fence)
+        atomic_thread_fence(memory_order_seq_cst); /* pairs with the scanner's seq_cst fence */
+    else
+        atomic_signal_fence(memory_order_seq_cst); /* compiler only: the scanner's membarrier()
+                                                     * runs the full fence on this CPU for us */
+}
+
+/*
+ * cask_hp_protect - load a pointer from *src and protect it: on return the object it points to
+ * (if not NULL) will not be reclaimed until the slot is reset, set to something else, or released.
+ * Returns the protected pointer (NULL if *src was NULL).
+ * Context: the slot's owning thread. Progress: lock-free (loops only while *src keeps changing).
+ * Ordering: the final load of *src is acquire, pairing with the release store (or release CAS)
+ * that published the pointer, so the object's contents are visible. Publishing is release.
+ * Memory: *src must hold only pointers to objects that are retired through this slot's domain
+ * after being unlinked from *src.
+ */
+static inline void *cask_hp_protect(cask_hp_slot *slot, _Atomic(void *) *src)
+{
+    void *p = atomic_load_explicit(src, memory_order_relaxed);
+    for (;;) {
+        cask__hp_publish(slot, p);
+        CASK__NOISE("hp.protect.published");
+        /* Acquire: pairs with the release store that put q into *src (the object's contents). */
+        void *q = atomic_load_explicit(src, memory_order_acquire);
+        if (q == p)
+            return p;
+        p = q;
+    }
+}
+
+/*
+ * cask_hp_try_protect - one attempt of protect: announce *ptr, then check that *src still holds
+ * it. Returns true if it does (the object is protected, as after protect); otherwise stores the
+ * new value of *src in *ptr, leaves the slot announcing the old one, and returns false.
+ * Context, ordering: as cask_hp_protect; wait-free.
+ */
+static inline bool cask_hp_try_protect(cask_hp_slot *slot, void **ptr, _Atomic(void *) *src)
+{
+    cask__hp_publish(slot, *ptr);
+    CASK__NOISE("hp.try_protect.published");
+    /* Acquire: pairs with the release store that put the value into *src. */
+    void *q = atomic_load_explicit(src, memory_order_acquire);
+    if (q == *ptr)
+        return true;
+    *ptr = q;
+    return false;
+}
+
+/*
+ * cask_hp_set - announce p without validating it. The object is protected only once the caller
+ * has re-checked, after this call, that p is still reachable (for example by an acquire load of
+ * the link it came from): that check, not this call, is what makes the protection valid.
+ * Context: the slot's owning thread; wait-free. Ordering: release publication, then a fence.
+ */
+static inline void cask_hp_set(cask_hp_slot *slot, void *p)
+{
+    cask__hp_publish(slot, p);
+}
+
+/*
+ * cask_hp_reset - stop protecting: the object announced so far may be reclaimed after this.
+ * Context: the slot's owning thread; wait-free.
+ * Ordering: release; pairs with the scanner's acquire load, so every access this thread made to
+ * the protected object happens before its reclaim.
+ */
+static inline void cask_hp_reset(cask_hp_slot *slot)
+{
+    /* Release: pairs with the scanner's acquire load of the slot (see cask__hp_publish). */
+    atomic_store_explicit(&slot->hazard, NULL, memory_order_release);
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CASK_HP_H */

@@ -1,0 +1,38 @@
+/*
+ * tests/expect.h: the assertions cask's tests use. EXPECT(cond) prints the file, line and the
+ * failed condition and exits 1; the test binaries are plain programs, run by Bazel's cc_test.
+ * Also the expected-death helper for misuse that must abort with a report.
+ */
+#ifndef CASK_TESTS_EXPECT_H
+#define CASK_TESTS_EXPECT_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define EXPECT(cond)                                                                               \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: expectation failed: %s\n", __FILE__, __LINE__, #cond);         \
+            exit(1);                                                                               \
+        }                                                                                          \
+    } while (0)
+
+#define EXPECT_EQ(a, b)                                                                            \
+    do {                                                                                           \
+        long long expect_a_ = (long long)(a), expect_b_ = (long long)(b);                          \
+        if (expect_a_ != expect_b_) {                                                              \
+            fprintf(stderr, "%s:%d: expected %s == %s, got %lld and %lld\n", __FILE__, __LINE__,   \
+                    #a, #b, expect_a_, expect_b_);                                                 \
+            exit(1);                                                                               \
+        }                                                                                          \
+    } while (0)
+
+/*
+ * Runs fn(arg) in a forked child and checks that it dies by SIGABRT with every string of
+ * `needles` (NULL-terminated) in its stderr. Returns true if so; prints what happened if not.
+ * Call it before the test starts any thread.
+ */
+bool expect_death(void (*fn)(void *arg), void *arg, const char *const *needles);
+
+#endif
