@@ -7,28 +7,42 @@
  * TPDS 15(6), 2004; the asymmetric-fence variant as in Folly's hazptr and the C++26 proposal P2530
  * (readers publish with a compiler barrier, the reclaimer runs membarrier()).
  *
- * Each domain keeps a push-only list of thread records; each record has 8 hazard slots, a private
- * list of objects its thread retired, and a state (FREE, OWNED, DOMAIN_GONE). A thread finds its
- * record for a domain through a thread-local binding list (cached by domain id); the first use
- * claims a FREE record or allocates a new one. A pthread key destructor runs at thread exit: it
- * scans once, hands the leftovers to the domain's orphan stack, and marks the record FREE so a
- * later thread reuses it. Records are freed only by cask_hp_domain_destroy (or, for a destroyed
- * domain, by their owner thread), so a scanner may walk the list without protection.
+ * Each domain keeps a push-only list of thread records. A record has 8 hazard slots, a state
+ * (FREE, OWNED, EXITING, GONE) and a reference count (one reference for the domain, one for the
+ * owning thread). A thread's first record for a domain is its primary record: it holds the
+ * thread's list of retired objects. A thread that holds more than 8 slots claims extra records,
+ * chained from the primary (owned_next); extras only lend slots. A thread finds its primary
+ * through a thread-local binding list cached by domain id; the first use claims a FREE record or
+ * allocates a new one. A pthread key destructor runs at thread exit: it scans once, hands the
+ * leftovers to the domain's orphan stack and marks its records FREE for later threads.
  *
  * Scan (run by the retiring thread when its list reaches R = 2H + 128, H = 8 * records):
  *   1. adopt the orphan stack (exchange with NULL);
  *   2. heavy barrier: membarrier(PRIVATE_EXPEDITED) (or a seq_cst fence in the fallback mode);
  *   3. load the record list head and read every slot into an open-addressing hash set;
- *   4. reclaim every retired object not in the set, keep the others.
+ *   4. reclaim every retired object not in the set, keep the others;
+ *   5. if reclaim functions retired so much that the list is still at R, scan again.
  * Cost O(H + R) per scan and R >= 2H + 128 retires between scans: amortised O(1) per retire.
- * After a scan at most H objects remain (each is held by a distinct slot), so a list never
- * exceeds R: this is the garbage bound stated in hp.h, independent of stalled readers.
+ * After a scan at most H objects remain (each is held by a distinct slot), so a list stays under
+ * R: this is the garbage bound stated in hp.h, independent of stalled readers.
+ *
+ * Destroy and thread exit. The owner and cask_hp_domain_destroy decide who handles a primary
+ * record by compare-and-swap on its state: the owner's exit moves OWNED -> EXITING, destroy moves
+ * OWNED -> GONE. Destroy waits (yielding) for EXITING records to become FREE, so an exiting
+ * thread may keep scanning the domain until it is done. Records are freed when their reference
+ * count drops to zero: destroy drops the domain's references only at its very end, so no record
+ * is freed while anyone can still walk the list, and an owner that finds its record GONE only
+ * drops its own references. While destroy runs, and during a thread's exit, retire pushes onto
+ * the orphan stack instead of binding a record; destroy empties that stack until it stays empty.
  *
  * Invariants
  *   I1  A slot is written only by its owner thread (publish, reset, release) and by thread exit.
- *   I2  A retired object is in exactly one list (a record's, the orphan stack, or a scan's local
- *       list) until its reclaim function is called, exactly once.
- *   I3  Records are never freed while their domain lives; domain_next is immutable after push.
+ *   I2  A retired object is in exactly one list (a primary record's, the orphan stack, or a
+ *       scan's local list) until its reclaim function is called, exactly once.
+ *   I3  A record is in its domain's list from its push until destroy ends; domain_next never
+ *       changes after the push; a record's memory lives while its reference count is positive.
+ *   I4  A primary's retired list is touched only by the thread that owns the record's state:
+ *       the owner while OWNED or EXITING, destroy after it set GONE.
  *
  * Why a reclaimed object cannot be in use (the safety proof)
  *   Reader: store(slot, p); fence F_r; load(src) == p; then dereferences p.
@@ -39,27 +53,38 @@
  *   Either F_r comes before F_w, and the scan's load sees p (or a later value of the slot, below),
  *   or F_w comes before F_r, and the reader's validation load sees the unlink and fails. Records
  *   pushed after the scan loaded the list head belong to readers whose validation follows F_w.
+ *   (When the unlink ran on another thread than the scan, as for adopted orphans, the argument
+ *   uses the happens-before form of the fence rules, as C++20 states them; hardware and
+ *   membarrier provide it.)
  *
  * Why ThreadSanitizer agrees without annotations
- *   TSan models neither membarrier nor fences, but the proof above never needs TSan to see them:
- *   if the scanner reclaims p, the value it read from the reader's slot was stored by the reader
- *   after the reader's last access to p (a reset, or a later publication), because an older value
- *   would mean the reader's validation failed and it never touched p. Every slot store is a
- *   release and every scan load an acquire, so TSan sees reader's accesses -> slot store -> scan
- *   load -> reclaim as happens-before. The orphan stack is release-push / acquire-exchange.
+ *   TSan models neither membarrier nor fences, and it need not: TSan does not emulate weak memory
+ *   and the real barrier still runs under it. If the scanner reclaims p, the value it read from
+ *   the reader's slot is either older than the reader's publication of p, in which case that
+ *   reader's validation of p failed and it never touched p, or was stored by the reader after its
+ *   last access to p (a reset, a later publication, a release, the exit reset). Every slot store
+ *   is a release and every scan load an acquire, so TSan sees reader's accesses -> slot store ->
+ *   scan load -> reclaim as happens-before. This holds because every protection is validated in
+ *   the slot that holds it: copying a hazard into another slot with cask_hp_set and no
+ *   re-validation breaks the proof (hp.h says so), and TSan would then rightly report a race.
+ *   What TSan cannot check is the fence itself: the fence litmus test does (tests/).
+ *   The orphan stack is release-push / acquire-exchange; records' states and reference counts
+ *   are acquire/release as commented where they are used.
  *
  * Linearization points: protect at its successful validating load; reset and release at their
- * release store; retire at the push onto the private list (the object then belongs to the domain).
+ * release store; retire at the push onto the private list or the orphan stack.
  */
 #define _GNU_SOURCE
 #include "cask/hp.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #if defined(__linux__)
+#include <errno.h>
 #include <linux/membarrier.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -76,17 +101,19 @@
 #define CASK__HP_SLACK 128
 #define CASK__HP_ALL_USED ((1u << CASK__HP_SLOTS) - 1u)
 
-enum { CASK__HP_FREE = 0, CASK__HP_OWNED = 1, CASK__HP_DOMAIN_GONE = 2 };
+enum { CASK__HP_FREE = 0, CASK__HP_OWNED = 1, CASK__HP_EXITING = 2, CASK__HP_GONE = 3 };
 
 struct cask__hp_record {
     _Alignas(64) cask_hp_slot slots[CASK__HP_SLOTS];
     struct cask__hp_record *domain_next; /* immutable once pushed (I3) */
     cask_hp_domain *domain;              /* immutable */
-    _Atomic int state;                   /* FREE / OWNED / DOMAIN_GONE */
-    /* The fields below belong to the owner thread (or to destroy, which runs alone). */
-    struct cask__hp_record *owned_next; /* further records of the same thread (slots 9+) */
+    _Atomic int state;                   /* FREE / OWNED / EXITING / GONE */
+    _Atomic int refs;                    /* the domain's reference + the owner's */
+    /* The fields below belong to the owner thread (or to destroy, after GONE, see I4). */
+    bool is_extra;                      /* lends slots to a primary; holds no retired list */
+    struct cask__hp_record *owned_next; /* the owner's further (extra) records */
     unsigned used_mask;                 /* which slots are acquired */
-    bool scanning;                      /* a reclaim function is running on this thread */
+    bool scanning;                      /* a scan is running on this record */
     cask_hp_retired *retired;           /* objects retired by the owner, not yet reclaimed */
     size_t retired_count;
     _Atomic size_t pending; /* copy of retired_count for cask_hp_pending (owner stores) */
@@ -100,10 +127,11 @@ struct cask_hp_domain {
     _Atomic size_t record_count;
     _Atomic(cask_hp_retired *) orphans; /* left by exited threads and allocation failures */
     _Atomic size_t orphan_count;
-    uint64_t id; /* unique per domain, never reused */
+    _Atomic bool destroying; /* set by destroy: retire goes to the orphan stack */
+    uint64_t id;             /* unique per domain, never reused */
 };
 
-/* One thread's link to its record in one domain. */
+/* One thread's link to its primary record in one domain. */
 struct cask__hp_binding {
     uint64_t domain_id;
     struct cask__hp_record *record;
@@ -120,6 +148,8 @@ static bool cask__hp_asymmetric;
 
 static _Thread_local struct cask__hp_binding *cask__hp_bindings;
 static _Thread_local struct cask__hp_binding *cask__hp_last;
+static _Thread_local bool cask__hp_exiting;  /* the exit destructor is running */
+static _Thread_local bool cask__hp_tempscan; /* a scan on a stack record is running */
 
 static void cask__hp_thread_exit(void *unused);
 
@@ -169,20 +199,28 @@ int cask_hp_domain_create(cask_hp_domain **out)
 /*
  * The other half of the asymmetric fence (F_w in the proof above): after it, every thread's
  * earlier hazard publication is visible to our loads, or that thread's later validation sees
- * our earlier unlink.
+ * our earlier unlink. membarrier can fail transiently (the kernel may not get memory for its CPU
+ * mask): retry; if it keeps failing the readers' publications can no longer be ordered, and
+ * carrying on would free objects in use, so die with advice.
  */
 static void cask__hp_heavy_barrier(void)
 {
 #if defined(__linux__)
     if (cask__hp_asymmetric) {
-        if (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0) != 0)
-            CASK__DIE("hazard-pointer domain", NULL,
-                      "membarrier(PRIVATE_EXPEDITED) failed after it had been registered, so "
-                      "hazard publications can no longer be ordered",
-                      "rebuild cask with -DCASK_HP_FORCE_FENCE=1 on this system");
+        int tries = 0;
+        while (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0) != 0) {
+            if ((errno != ENOMEM && errno != EAGAIN && errno != EINTR) || ++tries == 1000)
+                CASK__DIE("hazard-pointer domain", NULL,
+                          "membarrier(PRIVATE_EXPEDITED) keeps failing after it had been "
+                          "registered, so hazard publications can no longer be ordered",
+                          "rebuild cask with -DCASK_HP_FORCE_FENCE=1 on this system");
+            sched_yield();
+        }
     }
 #endif
-    atomic_thread_fence(memory_order_seq_cst); /* pairs with the readers' publication fence */
+    /* Pairs with the readers' publication fence (fallback mode). After membarrier it is not
+     * needed on Linux, but it keeps the C11 argument of the proof self-contained. */
+    atomic_thread_fence(memory_order_seq_cst);
 }
 
 /* Pushes the chain first..last (n objects) onto the domain's orphan stack. */
@@ -290,11 +328,18 @@ static bool cask__hp_collect(struct cask__hp_record *head, struct cask__hp_recor
     return true;
 }
 
+/* Scan threshold R = 2H + 128 for the domain's current number of slots H. */
+static size_t cask__hp_threshold(cask_hp_domain *d)
+{
+    size_t records = atomic_load_explicit(&d->record_count, memory_order_relaxed);
+    return 2 * CASK__HP_SLOTS * records + CASK__HP_SLACK;
+}
+
 /*
- * The scan: adopt orphans, barrier, snapshot hazards, reclaim what no slot holds. Runs on the
- * owner of rec (or on a private stack record). Returns how many objects were reclaimed.
+ * One pass of the scan: adopt orphans, barrier, snapshot hazards, reclaim what no slot holds.
+ * Runs on the owner of rec (or on a private stack record). Returns how many were reclaimed.
  */
-static size_t cask__hp_scan(cask_hp_domain *d, struct cask__hp_record *rec)
+static size_t cask__hp_scan_once(cask_hp_domain *d, struct cask__hp_record *rec)
 {
     cask__hp_adopt_orphans(d, rec);
     if (rec->retired == NULL)
@@ -309,7 +354,6 @@ static size_t cask__hp_scan(cask_hp_domain *d, struct cask__hp_record *rec)
     cask_hp_retired *node = rec->retired;
     rec->retired = NULL;
     rec->retired_count = 0;
-    rec->scanning = true;
     size_t reclaimed = 0;
     while (node != NULL) {
         cask_hp_retired *next = node->next;
@@ -326,28 +370,80 @@ static size_t cask__hp_scan(cask_hp_domain *d, struct cask__hp_record *rec)
         }
         node = next;
     }
-    rec->scanning = false;
-    atomic_store_explicit(&rec->pending, rec->retired_count, memory_order_relaxed);
     return reclaimed;
 }
 
-/* Scan threshold R = 2H + 128 for the domain's current number of slots H. */
-static size_t cask__hp_threshold(cask_hp_domain *d)
+/*
+ * The scan: passes until the list is under the threshold (reclaim functions may have retired
+ * enough to fill it again) or a pass reclaims nothing (what is left is protected).
+ */
+static size_t cask__hp_scan(cask_hp_domain *d, struct cask__hp_record *rec)
 {
-    size_t records = atomic_load_explicit(&d->record_count, memory_order_relaxed);
-    return 2 * CASK__HP_SLOTS * records + CASK__HP_SLACK;
+    rec->scanning = true;
+    size_t total = 0, reclaimed;
+    do {
+        reclaimed = cask__hp_scan_once(d, rec);
+        total += reclaimed;
+    } while (reclaimed > 0 && rec->retired_count >= cask__hp_threshold(d));
+    rec->scanning = false;
+    atomic_store_explicit(&rec->pending, rec->retired_count, memory_order_relaxed);
+    return total;
 }
 
+/* Hands rec's remaining retired objects to the domain's orphan stack. */
+static void cask__hp_orphan_leftovers(cask_hp_domain *d, struct cask__hp_record *rec)
+{
+    if (rec->retired == NULL)
+        return;
+    cask_hp_retired *last = rec->retired;
+    while (last->next != NULL)
+        last = last->next;
+    cask__hp_push_orphans(d, rec->retired, last, rec->retired_count);
+    rec->retired = NULL;
+    rec->retired_count = 0;
+    atomic_store_explicit(&rec->pending, 0, memory_order_relaxed);
+}
+
+/*
+ * Scans the orphan stack with a record on the stack, which is never published (it holds no
+ * hazards), and gives back what stays. For threads that have no record of their own.
+ */
+static size_t cask__hp_scan_orphans(cask_hp_domain *d)
+{
+    if (cask__hp_tempscan)
+        return 0; /* a reclaim function of this very scan retired: it waits for the next one */
+    cask__hp_tempscan = true;
+    struct cask__hp_record temp;
+    memset(&temp, 0, sizeof(temp));
+    size_t reclaimed = cask__hp_scan(d, &temp);
+    cask__hp_orphan_leftovers(d, &temp);
+    free(temp.set);
+    cask__hp_tempscan = false;
+    return reclaimed;
+}
+
+/* Drops one reference to r; the last one frees it. */
+static void cask__hp_put_record(struct cask__hp_record *r)
+{
+    /* Acq_rel: the last holder acquires every other holder's writes before freeing. */
+    if (atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) == 1) {
+        free(r->set);
+        free(r);
+    }
+}
+
+/* Clears every slot of r (exit path: the owner has released them, or is being reported). */
 static void cask__hp_record_reset_slots(struct cask__hp_record *r)
 {
     for (int i = 0; i < CASK__HP_SLOTS; i++)
         /* Release: pairs with the scanner's acquire load, like cask_hp_reset. */
         atomic_store_explicit(&r->slots[i].hazard, NULL, memory_order_release);
-    r->used_mask = 0;
+    if (r->used_mask != 0)
+        r->used_mask = 0;
 }
 
 /* Claims a FREE record of d for the calling thread, or allocates and pushes a new one. */
-static struct cask__hp_record *cask__hp_claim_record(cask_hp_domain *d)
+static struct cask__hp_record *cask__hp_claim_record(cask_hp_domain *d, bool is_extra)
 {
     /* Acquire: pairs with the release CAS of each push (records' fields are visible). */
     struct cask__hp_record *r = atomic_load_explicit(&d->records, memory_order_acquire);
@@ -358,7 +454,9 @@ static struct cask__hp_record *cask__hp_claim_record(cask_hp_domain *d)
              * so the record's private fields as that owner left them are ours to use. */
             atomic_compare_exchange_strong_explicit(&r->state, &expected, CASK__HP_OWNED,
                                                     memory_order_acquire, memory_order_relaxed)) {
+            atomic_fetch_add_explicit(&r->refs, 1, memory_order_relaxed); /* owner's ref */
             r->owner = pthread_self();
+            r->is_extra = is_extra;
             return r;
         }
     }
@@ -372,9 +470,11 @@ static struct cask__hp_record *cask__hp_claim_record(cask_hp_domain *d)
         r->slots[i].full_fence = !cask__hp_asymmetric;
     }
     atomic_init(&r->state, CASK__HP_OWNED);
+    atomic_init(&r->refs, 2); /* the domain's and the owner's */
     atomic_init(&r->pending, 0);
     r->domain = d;
     r->owner = pthread_self();
+    r->is_extra = is_extra;
     struct cask__hp_record *head = atomic_load_explicit(&d->records, memory_order_relaxed);
     do {
         r->domain_next = head;
@@ -386,13 +486,12 @@ static struct cask__hp_record *cask__hp_claim_record(cask_hp_domain *d)
     return r;
 }
 
-/* Frees a record whose domain has been destroyed, with the rest of its owner's chain. */
-static void cask__hp_free_gone_chain(struct cask__hp_record *r)
+/* Drops the owner's references to a primary whose domain was destroyed, and to its extras. */
+static void cask__hp_put_chain(struct cask__hp_record *r)
 {
     while (r != NULL) {
         struct cask__hp_record *next = r->owned_next;
-        free(r->set);
-        free(r);
+        cask__hp_put_record(r);
         r = next;
     }
 }
@@ -400,7 +499,7 @@ static void cask__hp_free_gone_chain(struct cask__hp_record *r)
 static bool cask__hp_gone(struct cask__hp_record *r)
 {
     /* Acquire: pairs with the release CAS in cask_hp_domain_destroy. */
-    return atomic_load_explicit(&r->state, memory_order_acquire) == CASK__HP_DOMAIN_GONE;
+    return atomic_load_explicit(&r->state, memory_order_acquire) == CASK__HP_GONE;
 }
 
 /* Slow path of cask__hp_thread_record: search, purge bindings of destroyed domains, or bind. */
@@ -416,27 +515,27 @@ static struct cask__hp_record *cask__hp_bind(cask_hp_domain *d)
         }
         if (cask__hp_gone(b->record)) {
             *link = b->next;
-            cask__hp_free_gone_chain(b->record);
+            cask__hp_put_chain(b->record);
             free(b);
             continue;
         }
         link = &b->next;
     }
     cask__hp_last = NULL;
-    if (!cask__hp_key_ok)
+    if (!cask__hp_key_ok || cask__hp_exiting)
         return NULL;
     struct cask__hp_binding *b = malloc(sizeof(*b));
     if (b == NULL)
         return NULL;
-    struct cask__hp_record *r = cask__hp_claim_record(d);
+    struct cask__hp_record *r = cask__hp_claim_record(d, false);
     if (r == NULL) {
         free(b);
         return NULL;
     }
     if (pthread_setspecific(cask__hp_exit_key, (void *)1) != 0) {
-        cask__hp_record_reset_slots(r);
         /* Release: pairs with the acquire CAS in cask__hp_claim_record. */
         atomic_store_explicit(&r->state, CASK__HP_FREE, memory_order_release);
+        cask__hp_put_record(r);
         free(b);
         return NULL;
     }
@@ -448,7 +547,7 @@ static struct cask__hp_record *cask__hp_bind(cask_hp_domain *d)
     return r;
 }
 
-/* The calling thread's record for d, or NULL if it could not be allocated. */
+/* The calling thread's primary record for d, or NULL if it has none and cannot get one. */
 static struct cask__hp_record *cask__hp_thread_record(cask_hp_domain *d)
 {
     struct cask__hp_binding *b = cask__hp_last;
@@ -472,7 +571,7 @@ int cask_hp_slot_acquire(cask_hp_domain *domain, cask_hp_slot **out)
             return 0;
         }
         if (r->owned_next == NULL) {
-            struct cask__hp_record *extra = cask__hp_claim_record(domain);
+            struct cask__hp_record *extra = cask__hp_claim_record(domain, true);
             if (extra == NULL)
                 return CASK_ENOMEM;
             r->owned_next = extra;
@@ -507,9 +606,17 @@ void cask_hp_retire(cask_hp_domain *domain, cask_hp_retired *node, void *object,
     node->object = object;
     node->reclaim = reclaim;
     CASK__NOISE("hp.retire");
-    struct cask__hp_record *r = cask__hp_thread_record(domain);
-    if (r == NULL) { /* no per-thread state could be had: the domain takes the object */
+    struct cask__hp_record *r = NULL;
+    /* Relaxed: only the destroying thread's own reclaim functions may retire now (contract). */
+    if (!atomic_load_explicit(&domain->destroying, memory_order_relaxed))
+        r = cask__hp_thread_record(domain);
+    if (r == NULL) { /* exiting, destroying, or no per-thread state: the domain takes it */
         cask__hp_push_orphans(domain, node, node, 1);
+        if (!cask__hp_exiting &&
+            !atomic_load_explicit(&domain->destroying, memory_order_relaxed) &&
+            atomic_load_explicit(&domain->orphan_count, memory_order_relaxed) >=
+                cask__hp_threshold(domain))
+            cask__hp_scan_orphans(domain); /* keeps the orphans bounded too */
         return;
     }
     node->next = r->retired;
@@ -527,19 +634,7 @@ size_t cask_hp_drain(cask_hp_domain *domain)
     struct cask__hp_record *r = cask__hp_thread_record(domain);
     if (r != NULL)
         return r->scanning ? 0 : cask__hp_scan(domain, r);
-    /* No per-thread record could be allocated: scan the orphans with a record on the stack,
-     * which is never published (it holds no hazards), and give back what stays. */
-    struct cask__hp_record temp;
-    memset(&temp, 0, sizeof(temp));
-    size_t reclaimed = cask__hp_scan(domain, &temp);
-    if (temp.retired != NULL) {
-        cask_hp_retired *last = temp.retired;
-        while (last->next != NULL)
-            last = last->next;
-        cask__hp_push_orphans(domain, temp.retired, last, temp.retired_count);
-    }
-    free(temp.set);
-    return reclaimed;
+    return cask__hp_scan_orphans(domain);
 }
 
 size_t cask_hp_pending(cask_hp_domain *domain)
@@ -555,64 +650,74 @@ size_t cask_hp_pending(cask_hp_domain *domain)
 size_t cask_hp_garbage_bound(cask_hp_domain *domain)
 {
     size_t records = atomic_load_explicit(&domain->record_count, memory_order_relaxed);
-    return records * cask__hp_threshold(domain);
+    return (records + 1) * cask__hp_threshold(domain);
 }
 
-/* Gives one record back at thread exit (or frees it if its domain is gone). */
-static void cask__hp_release_record(struct cask__hp_record *r)
+/* Gives one record back at thread exit: reset, FREE for the next thread, drop our reference. */
+static void cask__hp_free_for_reuse(struct cask__hp_record *r)
 {
     CASK__CHECK(r->used_mask == 0, "hazard slot", &r->slots[__builtin_ctz(r->used_mask | 0x100)],
                 "a thread exited while still holding a hazard slot",
                 "call cask_hp_slot_release for every slot before the thread returns");
     cask__hp_record_reset_slots(r);
     r->owned_next = NULL;
-    int expected = CASK__HP_OWNED;
     /* Release: pairs with the acquire CAS in cask__hp_claim_record (the next owner sees the
-     * record as we leave it). On failure (acquire) the domain is gone and the record is ours. */
-    if (!atomic_compare_exchange_strong_explicit(&r->state, &expected, CASK__HP_FREE,
-                                                 memory_order_release, memory_order_acquire)) {
-        free(r->set);
-        free(r);
-    }
+     * record as we leave it) and with destroy's acquire load of the state. */
+    atomic_store_explicit(&r->state, CASK__HP_FREE, memory_order_release);
+    cask__hp_put_record(r);
 }
 
 /*
- * pthread key destructor: at thread exit, scan once, hand what is still protected to the domain's
- * orphan stack, and free the thread's records for reuse. Runs on the exiting thread.
+ * pthread key destructor: at thread exit, for each domain the thread used, scan once, hand what
+ * is still protected to the domain's orphan stack, and free the records for reuse. Runs on the
+ * exiting thread. Retires made meanwhile (by reclaim functions) go to the orphan stack.
  */
 static void cask__hp_thread_exit(void *unused)
 {
     (void)unused;
+    cask__hp_exiting = true;
     struct cask__hp_binding *b = cask__hp_bindings;
     cask__hp_bindings = NULL;
     cask__hp_last = NULL;
     while (b != NULL) {
         struct cask__hp_binding *next = b->next;
         struct cask__hp_record *r = b->record;
-        if (cask__hp_gone(r)) {
-            cask__hp_free_gone_chain(r);
+        int expected = CASK__HP_OWNED;
+        /* Acq_rel: on success the record is ours to finish (destroy will wait for it); on
+         * failure (acquire) destroy has set GONE and handled the list: pairs with its CAS. */
+        if (!atomic_compare_exchange_strong_explicit(&r->state, &expected, CASK__HP_EXITING,
+                                                     memory_order_acq_rel,
+                                                     memory_order_acquire)) {
+            cask__hp_put_chain(r);
         } else {
+            cask_hp_domain *d = r->domain;
             for (struct cask__hp_record *x = r->owned_next; x != NULL;) {
                 struct cask__hp_record *after = x->owned_next;
-                cask__hp_release_record(x);
+                cask__hp_free_for_reuse(x);
                 x = after;
             }
             r->owned_next = NULL;
-            cask__hp_scan(r->domain, r);
-            if (r->retired != NULL) {
-                cask_hp_retired *last = r->retired;
-                while (last->next != NULL)
-                    last = last->next;
-                cask__hp_push_orphans(r->domain, r->retired, last, r->retired_count);
-                r->retired = NULL;
-                r->retired_count = 0;
-                atomic_store_explicit(&r->pending, 0, memory_order_relaxed);
-            }
-            cask__hp_release_record(r);
+            cask__hp_scan(d, r);
+            cask__hp_orphan_leftovers(d, r);
+            cask__hp_free_for_reuse(r);
         }
         free(b);
         b = next;
     }
+    cask__hp_exiting = false;
+}
+
+/* Reclaims every object of a list; returns how many. */
+static size_t cask__hp_reclaim_all(cask_hp_retired *node)
+{
+    size_t n = 0;
+    while (node != NULL) {
+        cask_hp_retired *after = node->next;
+        node->reclaim(node->object);
+        node = after;
+        n++;
+    }
+    return n;
 }
 
 void cask_hp_domain_destroy(cask_hp_domain *domain)
@@ -621,42 +726,65 @@ void cask_hp_domain_destroy(cask_hp_domain *domain)
                   "cask_hp_domain_destroy on NULL or on the default domain",
                   "destroy only domains made by cask_hp_domain_create; the default one lives "
                   "as long as the process");
+    atomic_store_explicit(&domain->destroying, true, memory_order_relaxed);
     /* Acquire: pairs with the release CAS of each record push. */
-    struct cask__hp_record *r = atomic_load_explicit(&domain->records, memory_order_acquire);
-    while (r != NULL) {
-        struct cask__hp_record *next = r->domain_next;
+    struct cask__hp_record *head = atomic_load_explicit(&domain->records, memory_order_acquire);
+    /* 1. Check before changing anything: no slot may still be held or announce a pointer. */
+    for (struct cask__hp_record *r = head; r != NULL; r = r->domain_next) {
+        /* Acquire: pairs with the owner's release of the state (FREE at exit). */
+        if (atomic_load_explicit(&r->state, memory_order_acquire) != CASK__HP_OWNED)
+            continue; /* FREE, or EXITING: its owner resets its slots itself */
         for (int i = 0; i < CASK__HP_SLOTS; i++)
             /* Acquire: pairs with the owner's release publication/reset. */
-            CASK__REQUIRE(atomic_load_explicit(&r->slots[i].hazard, memory_order_acquire) == NULL,
+            CASK__REQUIRE(atomic_load_explicit(&r->slots[i].hazard, memory_order_acquire) ==
+                                  NULL &&
+                              (r->used_mask & (1u << i)) == 0,
                           "hazard slot", &r->slots[i],
-                          "cask_hp_domain_destroy while a slot still protects a pointer",
-                          "reset and release every slot, and stop all use of the domain, "
-                          "before destroying it");
-        cask_hp_retired *node = r->retired;
-        r->retired = NULL;
-        r->retired_count = 0;
-        while (node != NULL) {
-            cask_hp_retired *after = node->next;
-            node->reclaim(node->object);
-            node = after;
-        }
-        /* A FREE record has no owner: it is ours to free (relaxed; destroy runs alone). An
-         * OWNED one belongs to a live thread, which frees it when it sees DOMAIN_GONE.
-         * Release on that store: pairs with the acquire in cask__hp_gone. */
-        if (atomic_load_explicit(&r->state, memory_order_relaxed) == CASK__HP_FREE) {
-            free(r->set);
-            free(r);
-        } else {
-            atomic_store_explicit(&r->state, CASK__HP_DOMAIN_GONE, memory_order_release);
-        }
-        r = next;
+                          "cask_hp_domain_destroy while a slot is still held or protects a "
+                          "pointer",
+                          "release every slot, and stop all use of the domain, before "
+                          "destroying it");
     }
-    /* Acquire: pairs with the release CAS in cask__hp_push_orphans. */
-    cask_hp_retired *node = atomic_exchange_explicit(&domain->orphans, NULL, memory_order_acquire);
-    while (node != NULL) {
-        cask_hp_retired *after = node->next;
-        node->reclaim(node->object);
-        node = after;
+    /* 2. Take over every live primary's retired list (or wait for its owner to finish exit).
+     * Extras are left alone: their owner drops them with the primary's chain once it sees GONE
+     * (is_extra was written when the record was claimed, before any call this follows). */
+    for (struct cask__hp_record *r = head; r != NULL; r = r->domain_next) {
+        if (atomic_load_explicit(&r->state, memory_order_relaxed) == CASK__HP_OWNED && r->is_extra)
+            continue;
+        for (;;) {
+            int state = CASK__HP_OWNED;
+            /* Acq_rel: on success the owner's list is ours (acquire) and the owner's later
+             * acquire of GONE sees that (release); pairs with the CAS in thread exit. */
+            if (atomic_compare_exchange_strong_explicit(&r->state, &state, CASK__HP_GONE,
+                                                        memory_order_acq_rel,
+                                                        memory_order_acquire)) {
+                cask_hp_retired *list = r->retired;
+                r->retired = NULL;
+                r->retired_count = 0;
+                atomic_store_explicit(&r->pending, 0, memory_order_relaxed);
+                cask__hp_reclaim_all(list);
+                break;
+            }
+            if (state != CASK__HP_EXITING)
+                break; /* FREE: nobody's */
+            sched_yield(); /* an owner is in its exit scan: bounded work, wait for it */
+        }
+    }
+    /* 3. Orphans: from exits, from step 2's reclaim functions, and from those of this step. */
+    for (;;) {
+        /* Acquire: pairs with the release CAS in cask__hp_push_orphans. */
+        cask_hp_retired *list = atomic_exchange_explicit(&domain->orphans, NULL,
+                                                         memory_order_acquire);
+        if (list == NULL)
+            break;
+        size_t n = cask__hp_reclaim_all(list);
+        atomic_fetch_sub_explicit(&domain->orphan_count, n, memory_order_relaxed);
+    }
+    /* 4. Nobody can reach the list now: drop the domain's references (owners drop theirs). */
+    for (struct cask__hp_record *r = head; r != NULL;) {
+        struct cask__hp_record *next = r->domain_next;
+        cask__hp_put_record(r);
+        r = next;
     }
     free(domain);
 }

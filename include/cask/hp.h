@@ -21,21 +21,30 @@
  *   domain_destroy       no            no              no            no      no      no         no
  *
  * Progress: protect is lock-free (it retries only when the source changed, which means another
- * thread made progress); set, reset and pending are wait-free; retire is wait-free except every
- * (2H + 128)-th call on a thread, which scans (bounded work, no waiting on other threads); drain
- * is bounded; slot_acquire is lock-free after a thread's first use of a domain (which allocates).
- * No call ever waits for another thread, so a stalled reader cannot stall anyone else.
+ * thread made progress); set, reset, release and pending are wait-free. Retire is constant time
+ * except every (2H + 128)-th call on a thread, which scans: bounded work, never waiting for
+ * another thread. "Lock-free" here is about cask's own code: the first call of a thread on a
+ * domain allocates (malloc may take a lock), a scan makes one membarrier() system call and runs
+ * user reclaim functions. A stalled reader never stalls anyone else. The only call that waits is
+ * domain_destroy, for threads that are in the middle of exiting (bounded work on their side).
  *
  * Reclamation rule: retire an object only after it is unreachable from every shared location
  * that protect reads (unlinked); it is then reclaimed, by calling its reclaim function exactly
  * once, on whichever thread scans, after no hazard slot has held it continuously since before
  * the retire. Objects retired by a thread are reclaimed by that thread's later scans, or by the
  * next scanner after the thread exits (its leftovers are handed to the domain, never leaked).
+ * The main thread returning from main() (or any thread ended by exit()) runs no thread-exit
+ * handlers: what it retired stays pending; call cask_hp_drain before exit if that matters.
+ * A protection is valid only in the slot where it was validated: to move one to another slot,
+ * protect (validate) again from the source; cask_hp_set alone does not protect.
  *
- * Garbage bound: let N be the number of threads that have ever used the domain at the same time
- * and H = 8 * N the number of hazard slots. At any moment at most N * (2H + 128) + E * H objects
- * are retired but not reclaimed, where E counts threads that exited since the last scan; this
- * holds even if a thread holding a hazard pointer stalls forever (it pins at most 8 objects).
+ * Garbage bound: let N be the number of thread records the domain has (one per thread that uses
+ * it at the same time, plus one per 8 slots a thread holds beyond its first 8; records are reused
+ * after threads exit) and H = 8 * N the number of hazard slots. At any moment at most
+ * (N + 1) * (2H + 128) + E * H objects are retired but not reclaimed, where E counts threads
+ * that exited since the last scan (each hands over at most H objects, those a slot protected); this
+ * holds even if a thread holding hazard pointers stalls forever (it pins at most one object per
+ * slot it holds). cask_hp_garbage_bound() returns the first term for the current N.
  * Reclamation costs amortised O(1) per retire: a scan does O(H + R) work for R >= 2H + 128
  * retired objects, plus one membarrier() system call.
  *
@@ -94,11 +103,16 @@ int cask_hp_domain_create(cask_hp_domain **out);
 
 /*
  * cask_hp_domain_destroy - reclaim every object retired against the domain and free it.
- * Context: no other call on this domain may run concurrently or afterwards, and every slot must
- * have been released (checked: a held slot or a slot still announcing a pointer aborts with a
- * report). Threads that used the domain may still be alive; their per-thread state for it is
- * freed when they exit. The default domain cannot be destroyed (aborts).
- * Memory: calls the reclaim function of every pending object on the calling thread.
+ * Context: every other call on this domain must happen before this one (joined threads, or a
+ * release/acquire hand-off), none may run concurrently or afterwards, and every slot must have
+ * been released (checked, always: a held slot or a slot still announcing a pointer aborts with
+ * a report before anything is reclaimed). Threads that used the domain may still be alive, may
+ * be exiting at this very moment, and may use other domains meanwhile; their per-thread state
+ * for this one is freed when they next look it up or exit. The default domain cannot be
+ * destroyed (aborts). Progress: blocking only while a thread that used the domain is in the
+ * middle of exiting (it finishes a bounded scan); otherwise bounded by the pending objects.
+ * Memory: calls the reclaim function of every pending object on the calling thread; reclaim
+ * functions may retire more objects onto this domain, and those are reclaimed before it returns.
  */
 void cask_hp_domain_destroy(cask_hp_domain *domain);
 
@@ -108,7 +122,8 @@ void cask_hp_domain_destroy(cask_hp_domain *domain);
  * first use of this domain (or its ninth simultaneously held slot) needed memory that could
  * not be had (*out untouched).
  * Context: any thread; the slot belongs to this thread: protect, set, reset and release it from
- * this thread only (checked). Progress: lock-free; allocates only as said above.
+ * this thread only (release checks it in checked builds; the inline fast paths do not check).
+ * Progress: lock-free; allocates only as said above.
  * Memory: give it back with cask_hp_slot_release before the thread exits (checked: a thread that
  * exits holding a slot aborts with a report in checked builds).
  */
@@ -136,11 +151,13 @@ bool cask_hp_uses_membarrier(void);
  * Context: any thread, concurrently with everything but domain_destroy. The object must already
  * be unreachable from every atomic source that protect reads: a reader that protects it after
  * this call would never validate. Retiring an object twice is undefined (it would be freed twice).
- * Progress: wait-free, except that every (2H + 128)-th retire on a thread scans (see the bound
- * above). Never fails and never allocates; a thread whose per-thread state cannot be allocated
- * hands the object straight to the domain.
+ * Progress: constant time, except that every (2H + 128)-th retire on a thread scans (see the
+ * bound and the progress note above). Never fails. Allocates only on the thread's first use of
+ * the domain (and to grow the scan's hash set); a thread whose per-thread state cannot be
+ * allocated hands the object straight to the domain, which scans those too.
  * Ordering: everything this thread did before retire happens before `reclaim` runs.
  * Memory: reclaim may itself call cask_hp_retire (it is queued, not recursed into).
+ * Errors: none reportable; NULL arguments abort with a report.
  */
 void cask_hp_retire(cask_hp_domain *domain, cask_hp_retired *node, void *object,
                     cask_hp_reclaim_fn reclaim);
@@ -151,7 +168,9 @@ void cask_hp_retire(cask_hp_domain *domain, cask_hp_retired *node, void *object,
  * threads it reclaims everything still unprotected) and in tests.
  * Returns how many objects were reclaimed.
  * Context: any thread; bounded work (no waiting). Objects retired by other live threads stay
- * with them until their next scan or their exit.
+ * with them until their next scan or their exit. Called from inside a reclaim function it does
+ * nothing and returns 0 (the scan that runs the reclaim function continues instead).
+ * Ordering: as a scan: reclaim functions run after everything the retiring threads did.
  */
 size_t cask_hp_drain(cask_hp_domain *domain);
 
@@ -164,8 +183,8 @@ size_t cask_hp_pending(cask_hp_domain *domain);
 
 /*
  * cask_hp_garbage_bound - the bound on cask_hp_pending that the header comment promises for the
- * domain's current number of thread records, N * (2H + 128), not counting objects from threads
- * that exited since the last scan. Context: any thread; wait-free.
+ * domain's current number of thread records, (N + 1) * (2H + 128), not counting objects handed
+ * over by threads that exited since the last scan. Context: any thread; wait-free.
  */
 size_t cask_hp_garbage_bound(cask_hp_domain *domain);
 
@@ -242,7 +261,8 @@ static inline bool cask_hp_try_protect(cask_hp_slot *slot, void **ptr, _Atomic(v
  * cask_hp_set - announce p without validating it. The object is protected only once the caller
  * has re-checked, after this call, that p is still reachable (for example by an acquire load of
  * the link it came from): that check, not this call, is what makes the protection valid.
- * Context: the slot's owning thread; wait-free. Ordering: release publication, then a fence.
+ * Context: the slot's owning thread; wait-free. Ordering: release publication, then the
+ * publication fence (a compiler barrier when membarrier is in use, a seq_cst fence otherwise).
  */
 static inline void cask_hp_set(cask_hp_slot *slot, void *p)
 {

@@ -1,0 +1,510 @@
+/*
+ * driver.c: the stress driver behind cask_stress_main: options, runs, progress, report, replay.
+ *
+ * Each (scenario, thread count) pair is one run. A run's seed is derived from the base seed
+ * (--seed, or the clock), the scenario's name and the thread count, so `--seed=S --only=NAME
+ * --threads=T` replays exactly that run: the same per-thread random streams and, with
+ * --noise=pct, the same schedule.
+ *
+ * The driver's bookkeeping (op counts, stop flags, violation counts) uses relaxed atomics and
+ * thread-local counters only, so it creates no happens-before edge between workers that could
+ * hide a race in the structure under test from ThreadSanitizer. The one thread the driver adds,
+ * the progress printer, only reads those counters.
+ *
+ * Under ThreadSanitizer, the runtime calls __tsan_on_report for every report; the driver counts
+ * them per run (run it with TSAN_OPTIONS=halt_on_error=0 to see all runs; with halt_on_error=1
+ * the first report ends the process and its replay line is printed from the death callback).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "stress/internal.h"
+
+#define MAX_THREAD_COUNTS 8
+
+struct cask_stress_run {
+    const cask_stress_scenario *scenario;
+    int threads;
+    uint64_t base_seed, seed;
+    uint64_t ops_budget; /* per thread; 0 = none */
+    uint64_t deadline_ns; /* 0 = none */
+    _Atomic uint64_t ops, checked, violations, tsan_reports;
+    _Atomic bool stop;
+    _Atomic bool finished; /* the progress printer's cue */
+    uint64_t start_ns, end_ns;
+    uint64_t pct_steps, pct_steals; /* --noise=pct: scheduled steps and steals */
+};
+
+typedef struct {
+    const char *only;
+    int thread_counts[MAX_THREAD_COUNTS];
+    int n_thread_counts;
+    double seconds; /* per run; < 0 = default */
+    uint64_t ops;   /* per thread; 0 = time-bounded */
+    uint64_t seed;
+    bool seed_given;
+    cask_noise_mode noise;
+    const char *noise_spec;
+    bool quiet;
+} options;
+
+static const char *const noise_names[] = {"off", "random", "pct"};
+
+static _Atomic uint64_t tsan_reports_total;
+static cask_stress_run *_Atomic current_run; /* for the death callback; relaxed */
+static options opts;
+
+static _Thread_local uint64_t thread_ops;
+
+/* ThreadSanitizer's report hook (a weak symbol in its runtime; the name is the runtime's). */
+void __tsan_on_report(const void *report);
+void __tsan_on_report(const void *report)
+{
+    (void)report;
+    atomic_fetch_add_explicit(&tsan_reports_total, 1, memory_order_relaxed);
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t hash_name(const char *s)
+{
+    uint64_t h = UINT64_C(1469598103934665603);
+    for (; *s != '\0'; s++)
+        h = (h ^ (unsigned char)*s) * UINT64_C(1099511628211);
+    return h;
+}
+
+int cask_stress_threads(const cask_stress_run *run)
+{
+    return run->threads;
+}
+
+uint64_t cask_stress_seed(const cask_stress_run *run)
+{
+    return run->seed;
+}
+
+bool cask_stress_should_stop(cask_stress_run *run)
+{
+    if (cask_stress__noise_mode() == CASK_NOISE_PCT)
+        cask_noise_point("stress.should_stop"); /* the driver loop is a scheduling point too */
+    if (atomic_load_explicit(&run->stop, memory_order_relaxed))
+        return true;
+    if (run->ops_budget != 0 && thread_ops >= run->ops_budget)
+        return true;
+    if (run->deadline_ns != 0 && now_ns() >= run->deadline_ns) {
+        atomic_store_explicit(&run->stop, true, memory_order_relaxed);
+        return true;
+    }
+    return false;
+}
+
+void cask_stress_add_ops(cask_stress_run *run, uint64_t n)
+{
+    thread_ops += n;
+    atomic_fetch_add_explicit(&run->ops, n, memory_order_relaxed);
+}
+
+void cask_stress_add_checked(cask_stress_run *run, uint64_t n)
+{
+    atomic_fetch_add_explicit(&run->checked, n, memory_order_relaxed);
+}
+
+/* The command line that replays run. */
+static void replay_command(const cask_stress_run *run, char *buf, size_t cap)
+{
+    char budget[64];
+    if (run->ops_budget != 0)
+        snprintf(budget, sizeof(budget), "--ops=%" PRIu64, run->ops_budget);
+    else
+        snprintf(budget, sizeof(budget), "--seconds=%g", opts.seconds);
+    snprintf(buf, cap, "./cask stress --only=%s --threads=%d --seed=%" PRIu64 " --noise=%s %s",
+             run->scenario->name, run->threads, run->base_seed, opts.noise_spec, budget);
+}
+
+void cask_stress_fail(cask_stress_run *run, const char *fmt, ...)
+{
+    char msg[768], line[1200], replay[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    uint64_t n = atomic_fetch_add_explicit(&run->violations, 1, memory_order_relaxed);
+    atomic_store_explicit(&run->stop, true, memory_order_relaxed);
+    if (n >= 5)
+        return; /* enough said; the count is in the table */
+    replay_command(run, replay, sizeof(replay));
+    int len = snprintf(line, sizeof(line), "VIOLATION in %s (threads=%d): %s\n  replay: %s\n",
+                       run->scenario->name, run->threads, msg, replay);
+    if (len > 0) {
+        ssize_t ignored = write(STDERR_FILENO, line, (size_t)len < sizeof(line) ? (size_t)len
+                                                                                 : sizeof(line) - 1);
+        (void)ignored;
+    }
+}
+
+/* Death callback: with halt_on_error=1 a sanitizer report ends the process; say how to replay. */
+static void on_sanitizer_death(void)
+{
+    cask_stress_run *run = atomic_load_explicit(&current_run, memory_order_relaxed);
+    if (run == NULL)
+        return;
+    char replay[400], line[600];
+    replay_command(run, replay, sizeof(replay));
+    int len = snprintf(line, sizeof(line), "sanitizer report in %s (threads=%d)\n  replay: %s\n",
+                       run->scenario->name, run->threads, replay);
+    if (len > 0) {
+        ssize_t ignored = write(STDERR_FILENO, line, (size_t)len);
+        (void)ignored;
+    }
+}
+
+typedef struct {
+    cask_stress_run *run;
+    int index;
+    void (*fn)(cask_stress_run *run, int index, void *arg);
+    void *arg;
+} worker;
+
+static void *worker_main(void *p)
+{
+    worker *w = p;
+    cask_stress__seed_thread(w->run->seed + (uint64_t)w->index * UINT64_C(0x9E3779B97F4A7C15));
+    thread_ops = 0;
+    if (cask_stress__noise_mode() == CASK_NOISE_PCT)
+        cask_stress__pct_thread_start(w->index);
+    w->fn(w->run, w->index, w->arg);
+    if (cask_stress__noise_mode() == CASK_NOISE_PCT)
+        cask_stress__pct_thread_exit(w->index);
+    return NULL;
+}
+
+int cask_stress_run_threads(cask_stress_run *run, int threads,
+                            void (*fn)(cask_stress_run *run, int index, void *arg), void *arg)
+{
+    if (threads < 1)
+        return -2; /* CASK_EINVAL */
+    worker *w = calloc((size_t)threads, sizeof(*w));
+    pthread_t *t = calloc((size_t)threads, sizeof(*t));
+    if (w == NULL || t == NULL) {
+        free(w);
+        free(t);
+        return -1; /* CASK_ENOMEM */
+    }
+    bool pct = cask_stress__noise_mode() == CASK_NOISE_PCT;
+    if (pct)
+        cask_stress__pct_begin(threads, run->seed);
+    int started = 0, rc = 0;
+    for (; started < threads; started++) {
+        w[started] = (worker){run, started, fn, arg};
+        if (pthread_create(&t[started], NULL, worker_main, &w[started]) != 0) {
+            rc = -1; /* CASK_ENOMEM */
+            atomic_store_explicit(&run->stop, true, memory_order_relaxed);
+            if (pct) /* the threads that never started must not keep the turn */
+                for (int i = started; i < threads; i++)
+                    cask_stress__pct_abandon(i);
+            break;
+        }
+    }
+    for (int i = 0; i < started; i++)
+        pthread_join(t[i], NULL);
+    if (pct) {
+        run->pct_steps += cask_stress__pct_steps();
+        run->pct_steals += cask_stress__pct_steals();
+        cask_stress__pct_end();
+    }
+    free(w);
+    free(t);
+    return rc;
+}
+
+/* ---- the run loop ---- */
+
+static void *progress_main(void *p)
+{
+    cask_stress_run *run = p;
+    uint64_t last_ops = 0, last_ns = run->start_ns;
+    for (int tick = 1;; tick++) {
+        for (int i = 0; i < 10; i++) {
+            struct timespec ts = {0, 100000000};
+            nanosleep(&ts, NULL);
+            if (atomic_load_explicit(&run->finished, memory_order_relaxed))
+                return NULL;
+        }
+        uint64_t ops = atomic_load_explicit(&run->ops, memory_order_relaxed), t = now_ns();
+        double rate = (double)(ops - last_ops) / ((double)(t - last_ns) / 1e9);
+        fprintf(stderr, "  [%s threads=%d] %6.2f Mops/s  elapsed %4ds  violations %" PRIu64
+                        "  tsan %" PRIu64 "\n",
+                run->scenario->name, run->threads, rate / 1e6, tick,
+                atomic_load_explicit(&run->violations, memory_order_relaxed),
+                atomic_load_explicit(&tsan_reports_total, memory_order_relaxed) -
+                    atomic_load_explicit(&run->tsan_reports, memory_order_relaxed));
+        last_ops = ops;
+        last_ns = t;
+    }
+}
+
+static void run_one(cask_stress_run *run, const cask_stress_scenario *s, int threads,
+                    double seconds)
+{
+    memset(run, 0, sizeof(*run));
+    run->scenario = s;
+    run->threads = threads;
+    run->base_seed = opts.seed;
+    run->seed = cask_stress__mix(opts.seed ^ hash_name(s->name) ^ ((uint64_t)threads << 48));
+    run->ops_budget = opts.ops;
+    run->start_ns = now_ns();
+    if (opts.ops == 0)
+        run->deadline_ns = run->start_ns + (uint64_t)(seconds * 1e9);
+    /* tsan_reports holds the global count at the start; the end subtracts it */
+    atomic_store_explicit(&run->tsan_reports,
+                          atomic_load_explicit(&tsan_reports_total, memory_order_relaxed),
+                          memory_order_relaxed);
+    atomic_store_explicit(&current_run, run, memory_order_relaxed);
+    cask_stress__seed_thread(run->seed ^ UINT64_C(0x6D61696E)); /* the main thread's stream */
+    pthread_t progress;
+    bool have_progress = !opts.quiet && pthread_create(&progress, NULL, progress_main, run) == 0;
+    s->run(run);
+    run->end_ns = now_ns();
+    atomic_store_explicit(&run->finished, true, memory_order_relaxed);
+    if (have_progress)
+        pthread_join(progress, NULL);
+    uint64_t reports = atomic_load_explicit(&tsan_reports_total, memory_order_relaxed) -
+                       atomic_load_explicit(&run->tsan_reports, memory_order_relaxed);
+    atomic_store_explicit(&run->tsan_reports, reports, memory_order_relaxed);
+    if (reports > 0) {
+        char replay[400];
+        replay_command(run, replay, sizeof(replay));
+        fprintf(stderr, "TSAN REPORTS in %s (threads=%d): %" PRIu64 "\n  replay: %s\n", s->name,
+                threads, reports, replay);
+    }
+    atomic_store_explicit(&current_run, NULL, memory_order_relaxed);
+}
+
+/* ---- options ---- */
+
+static void usage(FILE *f, const char *prog)
+{
+    fprintf(f,
+            "usage: %s [options]\n"
+            "  --list                  list the scenarios and exit\n"
+            "  --only=NAME[,NAME...]   run only these scenarios (a name ending in '.' or '*'\n"
+            "                          selects a prefix: --only=hp.)\n"
+            "  --threads=N[,N...]      worker thread counts (default 2,4)\n"
+            "  --seconds=S             seconds per scenario and thread count (default: about\n"
+            "                          120 s in total)\n"
+            "  --ops=N                 operations per thread instead of a time budget\n"
+            "  --seed=S                base seed (default: from the clock; printed)\n"
+            "  --noise=off|random[:SPIN,YIELD,SLEEP]|pct[:DEPTH,WINDOW]\n"
+            "                          schedule noise (default random:20,10,5: percent spin,\n"
+            "                          percent yield, per mille sleep; pct:3,2000)\n"
+            "  --quiet                 no progress lines\n"
+            "exit status: 0 clean, 1 violations or sanitizer reports, 2 usage error\n",
+            prog);
+}
+
+static bool parse_u64(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || s[0] == '-')
+        return false;
+    *out = v;
+    return true;
+}
+
+static bool parse_noise(const char *spec)
+{
+    unsigned a, b, c;
+    opts.noise_spec = spec;
+    if (strcmp(spec, "off") == 0) {
+        cask_stress__noise_configure(CASK_NOISE_OFF, 0, 0, 0);
+        opts.noise = CASK_NOISE_OFF;
+    } else if (strcmp(spec, "random") == 0) {
+        cask_stress__noise_configure(CASK_NOISE_RANDOM, 20, 10, 5);
+        opts.noise = CASK_NOISE_RANDOM;
+    } else if (sscanf(spec, "random:%u,%u,%u", &a, &b, &c) == 3 && a + b <= 100 && c <= 1000) {
+        cask_stress__noise_configure(CASK_NOISE_RANDOM, a, b, c);
+        opts.noise = CASK_NOISE_RANDOM;
+    } else if (strcmp(spec, "pct") == 0) {
+        cask_stress__noise_configure(CASK_NOISE_PCT, 0, 0, 0);
+        cask_stress__pct_configure(3, 2000);
+        opts.noise = CASK_NOISE_PCT;
+    } else if (sscanf(spec, "pct:%u,%u", &a, &b) == 2 && a >= 1 && b >= 1) {
+        cask_stress__noise_configure(CASK_NOISE_PCT, 0, 0, 0);
+        cask_stress__pct_configure(a, b);
+        opts.noise = CASK_NOISE_PCT;
+    } else {
+        return false;
+    }
+    return true;
+}
+
+static bool selected(const char *name)
+{
+    if (opts.only == NULL)
+        return true;
+    const char *p = opts.only;
+    while (*p != '\0') {
+        size_t len = strcspn(p, ",");
+        bool prefix = len > 0 && (p[len - 1] == '*' || p[len - 1] == '.');
+        size_t cmp = prefix && p[len - 1] == '*' ? len - 1 : len;
+        if (prefix ? strncmp(name, p, cmp) == 0 : (strlen(name) == len && strncmp(name, p, len) == 0))
+            return true;
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+    return false;
+}
+
+/* Returns 0 to go on, or an exit status. */
+static int parse(int argc, char **argv, const cask_stress_scenario *scenarios, size_t count)
+{
+    opts = (options){.seconds = -1, .n_thread_counts = 2, .thread_counts = {2, 4}};
+    parse_noise("random");
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = strchr(a, '=');
+        v = v != NULL ? v + 1 : NULL;
+        uint64_t n;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout, argv[0]);
+            return 0 + 100; /* exit 0 */
+        } else if (strcmp(a, "--list") == 0) {
+            for (size_t s = 0; s < count; s++)
+                printf("%-24s %s\n", scenarios[s].name, scenarios[s].description);
+            return 100;
+        } else if (strcmp(a, "--quiet") == 0) {
+            opts.quiet = true;
+        } else if (strncmp(a, "--only=", 7) == 0) {
+            opts.only = v;
+        } else if (strncmp(a, "--threads=", 10) == 0) {
+            opts.n_thread_counts = 0;
+            for (char *p = (char *)v; *p != '\0';) {
+                char *end;
+                long t = strtol(p, &end, 10);
+                if (end == p || t < 1 || t > 256 || opts.n_thread_counts == MAX_THREAD_COUNTS ||
+                    (*end != ',' && *end != '\0'))
+                    goto bad;
+                opts.thread_counts[opts.n_thread_counts++] = (int)t;
+                p = *end == ',' ? end + 1 : end;
+            }
+            if (opts.n_thread_counts == 0)
+                goto bad;
+        } else if (strncmp(a, "--seconds=", 10) == 0) {
+            char *end;
+            opts.seconds = strtod(v, &end);
+            if (end == v || *end != '\0' || !(opts.seconds > 0))
+                goto bad;
+        } else if (strncmp(a, "--ops=", 6) == 0) {
+            if (!parse_u64(v, &n) || n == 0)
+                goto bad;
+            opts.ops = n;
+        } else if (strncmp(a, "--seed=", 7) == 0) {
+            if (!parse_u64(v, &n))
+                goto bad;
+            opts.seed = n;
+            opts.seed_given = true;
+        } else if (strncmp(a, "--noise=", 8) == 0) {
+            if (!parse_noise(v))
+                goto bad;
+        } else {
+            goto bad;
+        }
+        continue;
+    bad:
+        fprintf(stderr, "%s: bad option '%s'\n", argv[0], a);
+        usage(stderr, argv[0]);
+        return 2;
+    }
+    if (!opts.seed_given)
+        opts.seed = cask_stress__mix(now_ns() ^ (uint64_t)getpid()) % 1000000000u;
+    if (opts.only != NULL) {
+        size_t n_selected = 0;
+        for (size_t s = 0; s < count; s++)
+            n_selected += selected(scenarios[s].name);
+        if (n_selected == 0) {
+            fprintf(stderr, "%s: --only=%s matches no scenario (see --list)\n", argv[0],
+                    opts.only);
+            return 2;
+        }
+    }
+    return 0;
+}
+
+int cask_stress_main(int argc, char **argv, const cask_stress_scenario *scenarios, size_t count)
+{
+    int rc = parse(argc, argv, scenarios, count);
+    if (rc == 100)
+        return 0;
+    if (rc != 0)
+        return rc;
+    size_t n_selected = 0;
+    for (size_t s = 0; s < count; s++)
+        n_selected += selected(scenarios[s].name);
+    size_t n_runs = n_selected * (size_t)opts.n_thread_counts;
+    double seconds = opts.seconds > 0 ? opts.seconds : 120.0 / (double)n_runs;
+    if (seconds < 1)
+        seconds = 1;
+    if (opts.seconds <= 0)
+        opts.seconds = seconds;
+    cask_stress_run *runs = calloc(n_runs, sizeof(*runs));
+    if (runs == NULL) {
+        fprintf(stderr, "%s: out of memory\n", argv[0]);
+        return 1;
+    }
+    extern void __sanitizer_set_death_callback(void (*callback)(void)) __attribute__((weak));
+    if (__sanitizer_set_death_callback != NULL)
+        __sanitizer_set_death_callback(on_sanitizer_death);
+    fprintf(stderr, "cask stress: %zu runs, seed %" PRIu64 ", noise %s, %s\n", n_runs, opts.seed,
+            opts.noise_spec, opts.ops != 0 ? "op budget" : "time budget");
+    size_t r = 0;
+    for (size_t s = 0; s < count; s++) {
+        if (!selected(scenarios[s].name))
+            continue;
+        for (int t = 0; t < opts.n_thread_counts; t++, r++) {
+            fprintf(stderr, "run %zu/%zu: %s threads=%d\n", r + 1, n_runs, scenarios[s].name,
+                    opts.thread_counts[t]);
+            run_one(&runs[r], &scenarios[s], opts.thread_counts[t], seconds);
+        }
+    }
+    printf("\n%-26s %7s %7s %12s %10s %10s %10s %6s\n", "scenario", "threads", "noise", "ops",
+           "ops/s", "checked", "violations", "tsan");
+    uint64_t bad = 0;
+    for (size_t i = 0; i < n_runs; i++) {
+        cask_stress_run *run = &runs[i];
+        uint64_t ops = atomic_load_explicit(&run->ops, memory_order_relaxed);
+        uint64_t v = atomic_load_explicit(&run->violations, memory_order_relaxed);
+        uint64_t ts = atomic_load_explicit(&run->tsan_reports, memory_order_relaxed);
+        double secs = (double)(run->end_ns - run->start_ns) / 1e9;
+        printf("%-26s %7d %7s %12" PRIu64 " %10.0f %10" PRIu64 " %10" PRIu64 " %6" PRIu64 "\n",
+               run->scenario->name, run->threads, noise_names[opts.noise], ops,
+               secs > 0 ? (double)ops / secs : 0.0,
+               atomic_load_explicit(&run->checked, memory_order_relaxed), v, ts);
+        bad += v + ts;
+    }
+    for (size_t i = 0; opts.noise == CASK_NOISE_PCT && i < n_runs; i++)
+        printf("pct %s threads=%d: %" PRIu64 " scheduled steps, %" PRIu64
+               " steals (a steal makes the schedule depend on timing)\n",
+               runs[i].scenario->name, runs[i].threads, runs[i].pct_steps, runs[i].pct_steals);
+    printf("stress: %s (%zu runs, seed %" PRIu64 ")\n", bad == 0 ? "clean" : "FAILED", n_runs,
+           opts.seed);
+    free(runs);
+    return bad == 0 ? 0 : 1;
+}
