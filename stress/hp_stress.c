@@ -13,6 +13,7 @@
  * Both use a private domain, destroyed at the end of the run.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
@@ -65,14 +66,28 @@ static object *make_object(hp_ctx *c)
     return o;
 }
 
+static void check_live(hp_ctx *c, const object *o)
+{
+    if (o->magic != LIVE || o->check != o->id * CHECK_KEY)
+        cask_stress_fail(c->run, "reader saw a reclaimed object %p (magic %#llx)", (void *)o,
+                         (unsigned long long)o->magic);
+}
+
 static void read_one(hp_ctx *c, cask_hp_slot *slot)
 {
     _Atomic(void *) *cell = &c->cells[cask_stress_rand() % CELLS];
     object *o = cask_hp_protect(slot, cell);
     CASK_NOISE_POINT("hp_stress.read.protected");
-    if (o->magic != LIVE || o->check != o->id * CHECK_KEY)
-        cask_stress_fail(c->run, "reader saw a reclaimed object %p (magic %#llx)", (void *)o,
-                         (unsigned long long)o->magic);
+    check_live(c, o);
+    if (cask_stress_rand() % 16 == 0) {
+        /* Dwell: hold the protection while other threads replace, retire and scan, then look
+         * again. A protection that does not protect shows here. */
+        for (uint64_t n = 1 + cask_stress_rand() % 4; n > 0; n--) {
+            CASK_NOISE_POINT("hp_stress.read.dwell");
+            sched_yield();
+        }
+        check_live(c, o);
+    }
     cask_hp_reset(slot);
 }
 

@@ -22,7 +22,7 @@
  *
  * Progress: protect is lock-free (it retries only when the source changed, which means another
  * thread made progress); set, reset, release and pending are wait-free. Retire is constant time
- * except every (2H + 128)-th call on a thread, which scans: bounded work, never waiting for
+ * except every (2H + S)-th call on a thread, which scans: bounded work, never waiting for
  * another thread. "Lock-free" here is about cask's own code: the first call of a thread on a
  * domain allocates (malloc may take a lock), a scan makes one membarrier() system call and runs
  * user reclaim functions. A stalled reader never stalls anyone else. The only call that waits is
@@ -41,11 +41,13 @@
  * Garbage bound: let N be the number of thread records the domain has (one per thread that uses
  * it at the same time, plus one per 8 slots a thread holds beyond its first 8; records are reused
  * after threads exit) and H = 8 * N the number of hazard slots. At any moment at most
- * (N + 1) * (2H + 128) + E * H objects are retired but not reclaimed, where E counts threads
+ * (N + 1) * (2H + S) + E * H objects are retired but not reclaimed, where E counts threads
  * that exited since the last scan (each hands over at most H objects, those a slot protected); this
  * holds even if a thread holding hazard pointers stalls forever (it pins at most one object per
  * slot it holds). cask_hp_garbage_bound() returns the first term for the current N.
- * Reclamation costs amortised O(1) per retire: a scan does O(H + R) work for R >= 2H + 128
+ * S is the scan slack, CASK_HP_SCAN_SLACK: 2048 by default (it amortises the scan's membarrier()
+ * call), 16 in the stress build; -DCASK_HP_SCAN_SLACK=N when compiling lib/hp.c changes it.
+ * Reclamation costs amortised O(1) per retire: a scan does O(H + R) work for R >= 2H + S
  * retired objects, plus one membarrier() system call.
  *
  * Fences: publishing a hazard is a store and a compiler barrier; the scanner pays for both sides
@@ -151,7 +153,7 @@ bool cask_hp_uses_membarrier(void);
  * Context: any thread, concurrently with everything but domain_destroy. The object must already
  * be unreachable from every atomic source that protect reads: a reader that protects it after
  * this call would never validate. Retiring an object twice is undefined (it would be freed twice).
- * Progress: constant time, except that every (2H + 128)-th retire on a thread scans (see the
+ * Progress: constant time, except that every (2H + S)-th retire on a thread scans (see the
  * bound and the progress note above). Never fails. Allocates only on the thread's first use of
  * the domain (and to grow the scan's hash set); a thread whose per-thread state cannot be
  * allocated hands the object straight to the domain, which scans those too.
@@ -183,7 +185,7 @@ size_t cask_hp_pending(cask_hp_domain *domain);
 
 /*
  * cask_hp_garbage_bound - the bound on cask_hp_pending that the header comment promises for the
- * domain's current number of thread records, (N + 1) * (2H + 128), not counting objects handed
+ * domain's current number of thread records, (N + 1) * (2H + S), not counting objects handed
  * over by threads that exited since the last scan. Context: any thread; wait-free.
  */
 size_t cask_hp_garbage_bound(cask_hp_domain *domain);
@@ -229,6 +231,7 @@ static inline void *cask_hp_protect(cask_hp_slot *slot, _Atomic(void *) *src)
 {
     void *p = atomic_load_explicit(src, memory_order_relaxed);
     for (;;) {
+        CASK__NOISE("hp.protect.loaded"); /* p may be unlinked and retired right now */
         cask__hp_publish(slot, p);
         CASK__NOISE("hp.protect.published");
         /* Acquire: pairs with the release store that put q into *src (the object's contents). */
