@@ -89,8 +89,10 @@ typedef struct cask_hp_retired {
 
 /*
  * cask_hp_default_domain - the process-wide domain that cask's structures use unless told
- * otherwise. Created on first use; never destroyed.
- * Context: any thread; wait-free after the first call.
+ * otherwise. Statically allocated; never destroyed.
+ * Context: any thread, at any time. Progress: wait-free.
+ * Ordering: none needed (the domain needs no initialisation). Memory: lives as long as the
+ * process; do not pass it to cask_hp_domain_destroy (aborts). Errors: none.
  */
 cask_hp_domain *cask_hp_default_domain(void);
 
@@ -99,7 +101,11 @@ cask_hp_domain *cask_hp_default_domain(void);
  * scanned and bounded separately from everyone else's.
  * Returns 0 and sets *out, CASK_EINVAL if out is NULL, CASK_ENOMEM if allocation failed (*out
  * is then untouched).
- * Context: any thread. Memory: free it with cask_hp_domain_destroy.
+ * Context: any thread, concurrently with any call. Progress: blocking only inside malloc (and,
+ * on the process's first use of hazard pointers, the one-time membarrier registration).
+ * Ordering: hand the new domain to other threads with a release store (or before creating
+ * them); calls on it need nothing more. Memory: the caller owns it; free it with
+ * cask_hp_domain_destroy.
  */
 int cask_hp_domain_create(cask_hp_domain **out);
 
@@ -113,8 +119,11 @@ int cask_hp_domain_create(cask_hp_domain **out);
  * for this one is freed when they next look it up or exit. The default domain cannot be
  * destroyed (aborts). Progress: blocking only while a thread that used the domain is in the
  * middle of exiting (it finishes a bounded scan); otherwise bounded by the pending objects.
+ * Ordering: everything the retiring threads did before retire happens before the reclaim
+ * functions run (destroy acquires each list and the orphan stack).
  * Memory: calls the reclaim function of every pending object on the calling thread; reclaim
  * functions may retire more objects onto this domain, and those are reclaimed before it returns.
+ * The domain pointer is invalid afterwards. Errors: none reportable; misuse aborts as said.
  */
 void cask_hp_domain_destroy(cask_hp_domain *domain);
 
@@ -125,22 +134,31 @@ void cask_hp_domain_destroy(cask_hp_domain *domain);
  * not be had (*out untouched).
  * Context: any thread; the slot belongs to this thread: protect, set, reset and release it from
  * this thread only (release checks it in checked builds; the inline fast paths do not check).
- * Progress: lock-free; allocates only as said above.
+ * Progress: wait-free when the thread already has a record with a free slot; otherwise it
+ * claims or allocates one (lock-free list push; malloc may block).
+ * Ordering: none on success or failure (the slot announces nothing until protect or set).
  * Memory: give it back with cask_hp_slot_release before the thread exits (checked: a thread that
- * exits holding a slot aborts with a report in checked builds).
+ * exits holding a slot aborts with a report in checked builds). The slot stays valid until
+ * released or the domain is destroyed.
  */
 int cask_hp_slot_acquire(cask_hp_domain *domain, cask_hp_slot **out);
 
 /*
  * cask_hp_slot_release - reset the slot and give it back.
- * Context: the owning thread; wait-free. Releasing a slot twice aborts with a report.
- * Ordering: release, like cask_hp_reset.
+ * Context: the owning thread (checked in checked builds), concurrently with any call on the
+ * domain except destroy. Progress: wait-free.
+ * Ordering: release, like cask_hp_reset: this thread's accesses to the object it protected
+ * happen before that object's reclaim.
+ * Memory: the slot must not be used afterwards; the thread may acquire it again.
+ * Errors: none reportable; releasing a slot twice, or NULL, aborts with a report.
  */
 void cask_hp_slot_release(cask_hp_slot *slot);
 
 /*
  * cask_hp_uses_membarrier - true if hazard publication uses the asymmetric (membarrier) fence,
  * false if both sides use full fences. Decided once per process, on first use of any domain.
+ * Context: any thread. Progress: wait-free after the first call (which registers with the
+ * kernel once). Ordering, memory: none. Errors: none.
  */
 bool cask_hp_uses_membarrier(void);
 
@@ -173,20 +191,26 @@ void cask_hp_retire(cask_hp_domain *domain, cask_hp_retired *node, void *object,
  * with them until their next scan or their exit. Called from inside a reclaim function it does
  * nothing and returns 0 (the scan that runs the reclaim function continues instead).
  * Ordering: as a scan: reclaim functions run after everything the retiring threads did.
+ * Memory: reclaim functions run on the calling thread, inside this call. Errors: none; a NULL
+ * domain aborts with a report.
  */
 size_t cask_hp_drain(cask_hp_domain *domain);
 
 /*
  * cask_hp_pending - how many objects are retired but not yet reclaimed in the domain.
  * Exact when no call runs concurrently; otherwise a snapshot that may be slightly stale.
- * Context: any thread; wait-free (reads one counter per thread record).
+ * Context: any thread, concurrently with any call but destroy. Progress: wait-free (one relaxed
+ * counter per thread record). Ordering: none (relaxed reads; for statistics and tests).
+ * Memory, errors: none.
  */
 size_t cask_hp_pending(cask_hp_domain *domain);
 
 /*
  * cask_hp_garbage_bound - the bound on cask_hp_pending that the header comment promises for the
  * domain's current number of thread records, (N + 1) * (2H + S), not counting objects handed
- * over by threads that exited since the last scan. Context: any thread; wait-free.
+ * over by threads that exited since the last scan.
+ * Context: any thread, concurrently with any call but destroy. Progress: wait-free.
+ * Ordering: none (relaxed read of the record count). Memory, errors: none.
  */
 size_t cask_hp_garbage_bound(cask_hp_domain *domain);
 
@@ -225,7 +249,7 @@ static inline void cask__hp_publish(cask_hp_slot *slot, void *p)
  * Ordering: the final load of *src is acquire, pairing with the release store (or release CAS)
  * that published the pointer, so the object's contents are visible. Publishing is release.
  * Memory: *src must hold only pointers to objects that are retired through this slot's domain
- * after being unlinked from *src.
+ * after being unlinked from *src. Errors: none (it cannot fail).
  */
 static inline void *cask_hp_protect(cask_hp_slot *slot, _Atomic(void *) *src)
 {
@@ -246,7 +270,8 @@ static inline void *cask_hp_protect(cask_hp_slot *slot, _Atomic(void *) *src)
  * cask_hp_try_protect - one attempt of protect: announce *ptr, then check that *src still holds
  * it. Returns true if it does (the object is protected, as after protect); otherwise stores the
  * new value of *src in *ptr, leaves the slot announcing the old one, and returns false.
- * Context, ordering: as cask_hp_protect; wait-free.
+ * Context, ordering, memory: as cask_hp_protect. Progress: wait-free. Errors: none; false is
+ * not an error, only "try again with the new *ptr".
  */
 static inline bool cask_hp_try_protect(cask_hp_slot *slot, void **ptr, _Atomic(void *) *src)
 {
@@ -266,6 +291,7 @@ static inline bool cask_hp_try_protect(cask_hp_slot *slot, void **ptr, _Atomic(v
  * the link it came from): that check, not this call, is what makes the protection valid.
  * Context: the slot's owning thread; wait-free. Ordering: release publication, then the
  * publication fence (a compiler barrier when membarrier is in use, a seq_cst fence otherwise).
+ * Memory: as cask_hp_protect, once validated. Errors: none.
  */
 static inline void cask_hp_set(cask_hp_slot *slot, void *p)
 {
@@ -277,6 +303,7 @@ static inline void cask_hp_set(cask_hp_slot *slot, void *p)
  * Context: the slot's owning thread; wait-free.
  * Ordering: release; pairs with the scanner's acquire load, so every access this thread made to
  * the protected object happens before its reclaim.
+ * Memory: the object may be reclaimed at any time after this; do not touch it. Errors: none.
  */
 static inline void cask_hp_reset(cask_hp_slot *slot)
 {
