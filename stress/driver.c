@@ -55,11 +55,15 @@ typedef struct {
     cask_noise_mode noise;
     const char *noise_spec;
     bool quiet;
+    const char *program; /* how to run this program again: "./cask stress" for cask's own */
 } options;
 
 static const char *const noise_names[] = {"off", "random", "pct"};
 
 static _Atomic uint64_t tsan_reports_total;
+/* PCT step of the first report: the reporting thread's own last step. (The global count is not
+ * stable: while TSan symbolizes and prints, waiting threads may steal the turn and step on.) */
+static _Atomic uint64_t first_report_step;
 static cask_stress_run *_Atomic current_run; /* for the death callback; relaxed */
 static options opts;
 
@@ -70,7 +74,9 @@ void __tsan_on_report(const void *report);
 void __tsan_on_report(const void *report)
 {
     (void)report;
-    atomic_fetch_add_explicit(&tsan_reports_total, 1, memory_order_relaxed);
+    if (atomic_fetch_add_explicit(&tsan_reports_total, 1, memory_order_relaxed) == 0)
+        atomic_store_explicit(&first_report_step, cask_stress__pct_my_step(),
+                              memory_order_relaxed);
 }
 
 static uint64_t now_ns(void)
@@ -132,8 +138,9 @@ static void replay_command(const cask_stress_run *run, char *buf, size_t cap)
         snprintf(budget, sizeof(budget), "--ops=%" PRIu64, run->ops_budget);
     else
         snprintf(budget, sizeof(budget), "--seconds=%g", opts.seconds);
-    snprintf(buf, cap, "./cask stress --only=%s --threads=%d --seed=%" PRIu64 " --noise=%s %s",
-             run->scenario->name, run->threads, run->base_seed, opts.noise_spec, budget);
+    snprintf(buf, cap, "%s --only=%s --threads=%d --seed=%" PRIu64 " --noise=%s %s",
+             opts.program, run->scenario->name, run->threads, run->base_seed, opts.noise_spec,
+             budget);
 }
 
 void cask_stress_fail(cask_stress_run *run, const char *fmt, ...)
@@ -148,8 +155,11 @@ void cask_stress_fail(cask_stress_run *run, const char *fmt, ...)
     if (n >= 5)
         return; /* enough said; the count is in the table */
     replay_command(run, replay, sizeof(replay));
-    int len = snprintf(line, sizeof(line), "VIOLATION in %s (threads=%d): %s\n  replay: %s\n",
-                       run->scenario->name, run->threads, msg, replay);
+    char step[64] = "";
+    if (opts.noise == CASK_NOISE_PCT)
+        snprintf(step, sizeof(step), " at pct step %" PRIu64, cask_stress__pct_steps());
+    int len = snprintf(line, sizeof(line), "VIOLATION in %s (threads=%d)%s: %s\n  replay: %s\n",
+                       run->scenario->name, run->threads, step, msg, replay);
     if (len > 0) {
         ssize_t ignored = write(STDERR_FILENO, line, (size_t)len < sizeof(line) ? (size_t)len
                                                                                  : sizeof(line) - 1);
@@ -165,8 +175,15 @@ static void on_sanitizer_death(void)
         return;
     char replay[400], line[600];
     replay_command(run, replay, sizeof(replay));
-    int len = snprintf(line, sizeof(line), "sanitizer report in %s (threads=%d)\n  replay: %s\n",
-                       run->scenario->name, run->threads, replay);
+    char step[64] = "";
+    if (opts.noise == CASK_NOISE_PCT) /* the same seed reaches the report at the same step */
+        snprintf(step, sizeof(step), " at pct step %" PRIu64 " (%" PRIu64 " steals)",
+                 atomic_load_explicit(&tsan_reports_total, memory_order_relaxed) > 0
+                     ? atomic_load_explicit(&first_report_step, memory_order_relaxed)
+                     : cask_stress__pct_steps(),
+                 cask_stress__pct_steals());
+    int len = snprintf(line, sizeof(line), "sanitizer report in %s (threads=%d)%s\n  replay: %s\n",
+                       run->scenario->name, run->threads, step, replay);
     if (len > 0) {
         ssize_t ignored = write(STDERR_FILENO, line, (size_t)len);
         (void)ignored;
@@ -234,10 +251,37 @@ int cask_stress_run_threads(cask_stress_run *run, int threads,
 
 /* ---- the run loop ---- */
 
+/*
+ * The progress printer and watchdog. Every second it prints a progress line (unless --quiet).
+ * It also declares a hang, which is a failure like any other: a time-bounded run still going
+ * HANG_GRACE_S (or its own length, if longer) after its deadline, or an op-bounded run whose op
+ * count has not moved for HANG_IDLE_S. A lost wake-up or a livelock then ends the program with a
+ * report and a replay command instead of hanging it.
+ */
+#define HANG_GRACE_S 10
+#define HANG_IDLE_S 60
+
+static void report_hang(cask_stress_run *run, const char *why)
+{
+    char replay[400], line[800];
+    replay_command(run, replay, sizeof(replay));
+    int len = snprintf(line, sizeof(line),
+                       "HANG in %s (threads=%d): %s\n  replay: %s\nstress: FAILED (hang)\n",
+                       run->scenario->name, run->threads, why, replay);
+    if (len > 0) {
+        ssize_t ignored = write(STDERR_FILENO, line, (size_t)len);
+        (void)ignored;
+    }
+    _exit(1); /* the workers are stuck: there is no clean way to join them */
+}
+
 static void *progress_main(void *p)
 {
     cask_stress_run *run = p;
-    uint64_t last_ops = 0, last_ns = run->start_ns;
+    uint64_t last_ops = 0, last_ns = run->start_ns, idle_since = run->start_ns;
+    uint64_t grace_ns = (uint64_t)HANG_GRACE_S * 1000000000u;
+    if (run->deadline_ns != 0 && run->deadline_ns - run->start_ns > grace_ns)
+        grace_ns = run->deadline_ns - run->start_ns;
     for (int tick = 1;; tick++) {
         for (int i = 0; i < 10; i++) {
             struct timespec ts = {0, 100000000};
@@ -246,13 +290,22 @@ static void *progress_main(void *p)
                 return NULL;
         }
         uint64_t ops = atomic_load_explicit(&run->ops, memory_order_relaxed), t = now_ns();
-        double rate = (double)(ops - last_ops) / ((double)(t - last_ns) / 1e9);
-        fprintf(stderr, "  [%s threads=%d] %6.2f Mops/s  elapsed %4ds  violations %" PRIu64
-                        "  tsan %" PRIu64 "\n",
-                run->scenario->name, run->threads, rate / 1e6, tick,
-                atomic_load_explicit(&run->violations, memory_order_relaxed),
-                atomic_load_explicit(&tsan_reports_total, memory_order_relaxed) -
-                    atomic_load_explicit(&run->tsan_reports, memory_order_relaxed));
+        if (ops != last_ops)
+            idle_since = t;
+        if (run->deadline_ns != 0 && t > run->deadline_ns + grace_ns)
+            report_hang(run, "still running well past its deadline (a lost wake-up, a livelock "
+                             "or a deadlock)");
+        if (run->deadline_ns == 0 && t - idle_since > (uint64_t)HANG_IDLE_S * 1000000000u)
+            report_hang(run, "no operation completed for a minute");
+        if (!opts.quiet) {
+            double rate = (double)(ops - last_ops) / ((double)(t - last_ns) / 1e9);
+            fprintf(stderr, "  [%s threads=%d] %6.2f Mops/s  elapsed %4ds  violations %" PRIu64
+                            "  tsan %" PRIu64 "\n",
+                    run->scenario->name, run->threads, rate / 1e6, tick,
+                    atomic_load_explicit(&run->violations, memory_order_relaxed),
+                    atomic_load_explicit(&tsan_reports_total, memory_order_relaxed) -
+                        atomic_load_explicit(&run->tsan_reports, memory_order_relaxed));
+        }
         last_ops = ops;
         last_ns = t;
     }
@@ -277,7 +330,7 @@ static void run_one(cask_stress_run *run, const cask_stress_scenario *s, int thr
     atomic_store_explicit(&current_run, run, memory_order_relaxed);
     cask_stress__seed_thread(run->seed ^ UINT64_C(0x6D61696E)); /* the main thread's stream */
     pthread_t progress;
-    bool have_progress = !opts.quiet && pthread_create(&progress, NULL, progress_main, run) == 0;
+    bool have_progress = pthread_create(&progress, NULL, progress_main, run) == 0;
     s->run(run);
     run->end_ns = now_ns();
     atomic_store_explicit(&run->finished, true, memory_order_relaxed);
@@ -377,6 +430,9 @@ static bool selected(const char *name)
 static int parse(int argc, char **argv, const cask_stress_scenario *scenarios, size_t count)
 {
     opts = (options){.seconds = -1, .n_thread_counts = 2, .thread_counts = {2, 4}};
+    const char *base = strrchr(argv[0], '/');
+    base = base != NULL ? base + 1 : argv[0];
+    opts.program = strcmp(base, "stress") == 0 ? "./cask stress" : argv[0];
     parse_noise("random");
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];

@@ -38,5 +38,7 @@ void cask_stress__pct_point(const char *where);
  * blocked outside a noise point) in the last begin/end bracket. */
 uint64_t cask_stress__pct_steps(void);
 uint64_t cask_stress__pct_steals(void);
+/* The last step the calling thread took: where a report found on this thread happened. */
+uint64_t cask_stress__pct_my_step(void);
 
 #endif

@@ -53,6 +53,7 @@ static _Atomic int pct_state[PCT_MAX_THREADS];
 static _Atomic uint64_t pct_change[PCT_MAX_DEPTH]; /* change points of the current window */
 
 static _Thread_local int pct_self = -1; /* this thread's index, -1 if not controlled */
+static _Thread_local uint64_t pct_my_step; /* the last step this thread took */
 
 static long futex(_Atomic int *word, int op, int val, const struct timespec *timeout)
 {
@@ -200,6 +201,7 @@ void cask_stress__pct_point(const char *where)
         return;
     }
     uint64_t step = atomic_fetch_add_explicit(&pct_step_count, 1, memory_order_relaxed) + 1;
+    pct_my_step = step;
     if (step % pct_window == 0)
         pct_draw_window(step);
     for (unsigned i = 1; i < pct_depth; i++)
@@ -216,6 +218,11 @@ void cask_stress__pct_point(const char *where)
 uint64_t cask_stress__pct_steps(void)
 {
     return atomic_load_explicit(&pct_step_count, memory_order_relaxed);
+}
+
+uint64_t cask_stress__pct_my_step(void)
+{
+    return pct_my_step;
 }
 
 uint64_t cask_stress__pct_steals(void)

@@ -71,7 +71,8 @@ classify() { # log exit_status -> detector name, or "" if clean
     elif grep -q "fatal misuse of frozen" "$log"; then echo "frozen-write trap"
     elif grep -q "VIOLATION.*linearizab" "$log"; then echo "linearizability"
     elif grep -q "VIOLATION" "$log"; then echo "invariant"
-    elif [ "$status" = 124 ] || [ "$status" = 137 ]; then echo "timeout/hang"
+    elif grep -q "^HANG in" "$log" || [ "$status" = 124 ] || [ "$status" = 137 ]; then
+        echo "timeout/hang"
     elif [ "$status" != 0 ]; then echo "crash (exit $status)"
     fi
 }
