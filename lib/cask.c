@@ -68,25 +68,46 @@ static void cask__append_int(char *buf, size_t cap, size_t *len, int v)
     cask__append(buf, cap, len, digits + n);
 }
 
-_Noreturn void cask__die(const char *file, int line, const char *kind, const void *object,
-                         const char *what, const char *fix)
+_Noreturn void cask__die_detail(const char *file, int line, const char *site, const char *kind,
+                                const char *name, const void *object, const char *what,
+                                const void *address, size_t offset, const char *fix)
 {
-    char buf[1024];
+    char buf[1280];
     size_t len = 0;
     cask__append(buf, sizeof(buf), &len, "cask: fatal misuse of ");
     cask__append(buf, sizeof(buf), &len, kind);
+    if (name != NULL) {
+        cask__append(buf, sizeof(buf), &len, " \"");
+        cask__append(buf, sizeof(buf), &len, name);
+        cask__append(buf, sizeof(buf), &len, "\"");
+    }
     cask__append(buf, sizeof(buf), &len, " ");
     cask__append_ptr(buf, sizeof(buf), &len, object);
-    cask__append(buf, sizeof(buf), &len, " at ");
+    cask__append(buf, sizeof(buf), &len, " ");
+    cask__append(buf, sizeof(buf), &len, site);
+    cask__append(buf, sizeof(buf), &len, " ");
     cask__append(buf, sizeof(buf), &len, file);
     cask__append(buf, sizeof(buf), &len, ":");
     cask__append_int(buf, sizeof(buf), &len, line);
     cask__append(buf, sizeof(buf), &len, "\n  what: ");
     cask__append(buf, sizeof(buf), &len, what);
+    if (address != NULL) {
+        cask__append(buf, sizeof(buf), &len, "\n  address: ");
+        cask__append_ptr(buf, sizeof(buf), &len, address);
+        cask__append(buf, sizeof(buf), &len, " (offset ");
+        cask__append_int(buf, sizeof(buf), &len, offset > 0x7fffffff ? 0x7fffffff : (int)offset);
+        cask__append(buf, sizeof(buf), &len, " in the object)");
+    }
     cask__append(buf, sizeof(buf), &len, "\n  fix:  ");
     cask__append(buf, sizeof(buf), &len, fix);
     cask__append(buf, sizeof(buf), &len, "\n");
     ssize_t ignored = write(STDERR_FILENO, buf, len);
     (void)ignored;
     abort();
+}
+
+_Noreturn void cask__die(const char *file, int line, const char *kind, const void *object,
+                         const char *what, const char *fix)
+{
+    cask__die_detail(file, line, "at", kind, NULL, object, what, NULL, 0, fix);
 }

@@ -39,6 +39,7 @@
  */
 const char *cask_strerror(int code);
 
+#include "cask/frozen.h"
 #include "cask/hp.h"
 
 #endif /* CASK_CASK_H */

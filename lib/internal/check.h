@@ -14,6 +14,8 @@
 #ifndef CASK_INTERNAL_CHECK_H
 #define CASK_INTERNAL_CHECK_H
 
+#include <stddef.h>
+
 #ifndef CASK_CHECKED
 #ifdef NDEBUG
 #define CASK_CHECKED 0
@@ -31,6 +33,16 @@
  */
 _Noreturn void cask__die(const char *file, int line, const char *kind, const void *object,
                          const char *what, const char *fix);
+
+/*
+ * cask__die_detail - the same report with more detail, for the frozen-memory trap: `site` is the
+ * word before file:line ("at", or "frozen at" when file:line is where the object was frozen),
+ * `name` an optional user-given name of the object (NULL: none), `address` an optional faulting
+ * address (NULL: none) at `offset` bytes into the object. Async-signal-safe, as cask__die.
+ */
+_Noreturn void cask__die_detail(const char *file, int line, const char *site, const char *kind,
+                                const char *name, const void *object, const char *what,
+                                const void *address, size_t offset, const char *fix);
 
 #define CASK__DIE(kind, object, what, fix) cask__die(__FILE__, __LINE__, (kind), (object), (what), (fix))
 
