@@ -68,6 +68,7 @@ static cask_stress_run *_Atomic current_run; /* for the death callback; relaxed 
 static options opts;
 
 static _Thread_local uint64_t thread_ops;
+static _Thread_local bool is_worker; /* started by cask_stress_run_threads */
 
 /* ThreadSanitizer's report hook (a weak symbol in its runtime; the name is the runtime's). */
 void __tsan_on_report(const void *report);
@@ -110,7 +111,12 @@ bool cask_stress_should_stop(cask_stress_run *run)
         cask_noise_point("stress.should_stop"); /* the driver loop is a scheduling point too */
     if (atomic_load_explicit(&run->stop, memory_order_relaxed))
         return true;
-    if (run->ops_budget != 0 && thread_ops >= run->ops_budget)
+    /* A worker spends its own budget; the main thread of a round-based scenario (which asks
+     * between rounds) stops once the workers together have spent all of theirs. */
+    if (run->ops_budget != 0 &&
+        (is_worker ? thread_ops >= run->ops_budget
+                   : atomic_load_explicit(&run->ops, memory_order_relaxed) >=
+                         run->ops_budget * (uint64_t)run->threads))
         return true;
     if (run->deadline_ns != 0 && now_ns() >= run->deadline_ns) {
         atomic_store_explicit(&run->stop, true, memory_order_relaxed);
@@ -202,6 +208,7 @@ static void *worker_main(void *p)
     worker *w = p;
     cask_stress__seed_thread(w->run->seed + (uint64_t)w->index * UINT64_C(0x9E3779B97F4A7C15));
     thread_ops = 0;
+    is_worker = true;
     if (cask_stress__noise_mode() == CASK_NOISE_PCT)
         cask_stress__pct_thread_start(w->index);
     w->fn(w->run, w->index, w->arg);

@@ -11,5 +11,14 @@
 
 extern const cask_stress_scenario cask_stress_hp_scenarios[];
 extern const size_t cask_stress_hp_scenario_count;
+extern const cask_stress_scenario cask_stress_queue_scenarios[];
+extern const size_t cask_stress_queue_scenario_count;
+extern const cask_stress_scenario cask_stress_snap_scenarios[];
+extern const size_t cask_stress_snap_scenario_count;
+extern const cask_stress_scenario cask_stress_vec_scenarios[];
+extern const size_t cask_stress_vec_scenario_count;
+
+extern const cask_stress_scenario cask_stress_map_scenarios[];
+extern const size_t cask_stress_map_scenario_count;
 
 #endif

@@ -11,7 +11,11 @@ int main(int argc, char **argv)
         const cask_stress_scenario *table;
         size_t count;
     } tables[] = {
+        {cask_stress_vec_scenarios, cask_stress_vec_scenario_count},
         {cask_stress_hp_scenarios, cask_stress_hp_scenario_count},
+        {cask_stress_queue_scenarios, cask_stress_queue_scenario_count},
+        {cask_stress_snap_scenarios, cask_stress_snap_scenario_count},
+        {cask_stress_map_scenarios, cask_stress_map_scenario_count},
     };
     size_t total = 0;
     for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++)

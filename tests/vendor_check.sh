@@ -16,5 +16,5 @@ for mode in "" "-DNDEBUG"; do
     "$cc" -std=c11 -Wall -Wextra -Werror -O2 $mode -Iinclude -c lib/*.c
 done
 "$cc" -std=c11 -Wall -Wextra -Werror -O2 -Iinclude -I. lib/*.c hp_test.c expect_death.c \
-    -o hp_test -lurcu -lpthread
+    -o hp_test -lurcu -lurcu-qsbr -lpthread
 ./hp_test

@@ -41,5 +41,10 @@ const char *cask_strerror(int code);
 
 #include "cask/frozen.h"
 #include "cask/hp.h"
+#include "cask/queue.h"
+#include "cask/bqueue.h"
+#include "cask/snap.h"
+#include "cask/vec.h"
+#include "cask/map.h"
 
 #endif /* CASK_CASK_H */

@@ -16,3 +16,33 @@ $m hp-exit-drops-leftovers lib/hp.c 's/^            cask__hp_orphan_leftovers(d,
     invariant hp.exit_handover no "a thread exit forgets the objects still protected instead of handing them to the domain (they leak)"
 $m hp-acquire-slot-relaxed lib/hp.c '/^static long cask__hp_collect/,/^}/s/memory_order_acquire/memory_order_relaxed/' \
     tsan hp.replace no "the scan reads hazard slots with relaxed loads, so a reader's last accesses are not ordered before the reclaim"
+$m snap-free-without-grace lib/snap.c 's/^    cask__snap_call_rcu(cell, &r->head, cask__snap_free_cb);$/    cell->free_fn(r->object); free(r); (void)cask__snap_free_cb;/' \
+    tsan snap.publish yes "a replaced snapshot is freed at once instead of after a grace period, while readers may still use it"
+$m snap-relaxed-publish lib/snap.c '/atomic_exchange_explicit(&cell->current, next, memory_order_acq_rel)/s/memory_order_acq_rel/memory_order_relaxed/' \
+    tsan snap.publish no "publish installs the new object with a relaxed exchange, so readers may see the pointer before the object's contents"
+$m snap-relaxed-update-cas lib/snap.c 's/memory_order_acq_rel, memory_order_acquire)) {$/memory_order_relaxed, memory_order_relaxed)) {/' \
+    tsan snap.update no "read-copy-update installs its candidate with a relaxed compare-and-swap: readers and later updaters may see it before its contents"
+$m snap-relaxed-read lib/snap.c 's/return atomic_load_explicit(&cell->current, memory_order_acquire);/return atomic_load_explicit(\&cell->current, memory_order_relaxed);/' \
+    tsan snap.publish no "readers load the snapshot pointer with relaxed order, so the object's contents are not ordered before their reads"
+$m snap-update-blind-swap lib/snap.c 's/if (cask__snap_install(cell, false, &cur, next, &old)) {/if (cask__snap_install(cell, true, \&cur, next, \&old)) {/' \
+    invariant snap.update no "read-copy-update replaces the current version without checking it is still the one fn read (exchange instead of compare-and-swap): concurrent updates are lost"
+$m queue-relaxed-publish lib/queue.c '/&t->cells\[i\], &expected, item,$/{n;s/memory_order_seq_cst,/memory_order_relaxed,/;}' \
+    tsan queue.pairs,queue.split no "push publishes the item into its cell with a relaxed CAS, so the consumer's reads of the item are not ordered after the producer's writes"
+$m queue-no-head-revalidate lib/queue.c '/^static int cask__queue_take/,/^}/s/cask__qseg \*h = cask_hp_protect(slot, &q->head);/cask__qseg *h = atomic_load_explicit(\&q->head, memory_order_acquire); CASK__NOISE("queue.pop.loaded"); cask_hp_set(slot, h);/' \
+    tsan queue.pairs,queue.split no "pop announces the head segment in its hazard slot but never re-reads head, so it can use a segment that was already retired and freed"
+$m queue-close-skips-mark lib/queue.c 's/^        atomic_fetch_or_explicit(&t->enq, CLOSED_BIT, memory_order_seq_cst);$/        (void)CLOSED_BIT;/' \
+    invariant queue.close no "close does not set the CLOSED bit in the tail segment's index, so pushes into its free cells are accepted after close returned"
+$m queue-closed-before-empty lib/queue.c 's/^        if (d >= e \&\& (next == NULL || next == CLOSED_LINK)) {$/        if (closed || (d >= e \&\& (next == NULL || next == CLOSED_LINK))) {/' \
+    invariant queue.close no "pop reports CASK_ECLOSED as soon as it sees the queue closed, losing the items accepted before the close that are still in it"
+$m queue-wake-before-visible lib/queue.c 's/^    rc = cask__queue_put(q, slot, item);$/    cask__ec_notify(\&q->ec);\n    rc = cask__queue_put(q, slot, item);/;s/^    if (rc == 0)$/    if (rc == 0 \&\& 0)/' \
+    invariant queue.blocking no "push wakes the sleeping consumers before its item is in the queue (and not after), so a consumer that re-checks in between sleeps with the item there: a lost wake-up, reported as a hang"
+$m map-get-no-table-revalidate lib/map.c '/^static int get_key/,/^}/s/        table \*t = cask_hp_protect(g->tab, &m->root);/        table *t = atomic_load_explicit(\&m->root, memory_order_acquire); CASK__NOISE("map.get.loaded"); cask_hp_set(g->tab, t);/' \
+    tsan map.churn no "get announces the table in its hazard slot but never re-reads root, so it can probe a table that a resize already retired and freed"
+$m map-get-no-value-revalidate lib/map.c '/^static int get_key/,/^}/s/            if (again != v) {/            if (again != v \&\& false) {/' \
+    tsan map.conflict,map.cas yes "get publishes the value's box but does not re-check the slot, so it can return a value that was removed and destroyed in between"
+$m map-copy-drops-key lib/map.c '/^static void copy_slot/,/^}/s/    if (!is_box(v))/    if (!is_box(v) || (i \& 15) == 5)/' \
+    linearizability map.churn,map.resize no "a resize skips one slot in 16 when it copies the old table, so keys vanish from the map"
+$m map-relaxed-publish lib/map.c 's/            if (atomic_compare_exchange_strong_explicit(&s->val, &v, nv, memory_order_acq_rel,/            if (atomic_compare_exchange_strong_explicit(\&s->val, \&v, nv, memory_order_relaxed,/' \
+    tsan map.conflict,map.cas no "writes install the new value's box with a relaxed compare-and-swap, so a reader may see the box before its contents (and the user's value before its fields)"
+$m map-remove-frees-now lib/map.c 's/                    cask_hp_retire(m->domain, &((box \*)v)->node, (void \*)v, box_reclaim);/                    box_reclaim((void *)v);/' \
+    tsan map.conflict,map.cas no "remove and put destroy the old value at once instead of retiring it through hazard pointers, while readers may still hold it"

@@ -1,0 +1,450 @@
+/*
+ * bqueue.c: a bounded MPMC queue built from two SCQ rings of indices, with close.
+ *
+ * Design
+ * ------
+ * Source: R. Nikolaev, "A Scalable, Portable, and Memory-Efficient Lock-Free FIFO Queue",
+ * DISC 2019: SCQ, the scalable circular queue, lock-free with single-width CAS and FAA only.
+ * An SCQ ring of R = 2n entries holds at most n indices in 0..n-1. The queue is
+ *   data[n]   the items (plain pointers),
+ *   fq        an SCQ of the free indices (initially all of 0..n-1),
+ *   aq        an SCQ of the allocated indices, in FIFO order (initially empty);
+ *   push(x):  i = fq.dequeue() (none: CASK_EFULL); data[i] = x; aq.enqueue(i).
+ *   pop():    i = aq.dequeue() (none: CASK_EEMPTY); x = data[i]; fq.enqueue(i).
+ * Each index is owned by exactly one thread between its dequeue from one ring and its enqueue
+ * into the other, so data[i] needs no atomics: the rings order it (below).
+ *
+ * SCQ in brief (paper, Figure 8). Head and Tail are 64-bit counters; position p maps to entry
+ * remap(p mod R) (consecutive positions on different cache lines) with cycle p / R. An entry is
+ * one 64-bit word {cycle, safe bit, index or BOT}. enqueue: T = FAA(Tail); if the entry's cycle is
+ * older than T's, it is empty (BOT) and (safe, or Head <= T), CAS in {cycle(T), safe, index};
+ * otherwise take another T. dequeue: H = FAA(Head); if the entry's cycle equals H's, consume it
+ * (fetch-or BOT into the index) and return the index; otherwise advance the entry's cycle (an
+ * empty entry) or mark it unsafe (an entry from an older cycle still holding an index, so that a
+ * slow enqueuer of H's cycle does not put an item behind a dequeuer that gave up), and return
+ * empty if Tail <= H + 1 (after helping Tail catch up with Head). The Threshold counter (3n - 1
+ * after every enqueue, decremented by every failed dequeue attempt) bounds how long dequeuers
+ * keep trying on a ring that is empty: it is what makes dequeue lock-free instead of
+ * obstruction-free (livelock-free against enqueuers), and lets dequeue answer "empty" at once.
+ * Because fq and aq never hold more than n indices in a ring of 2n entries, enqueue always
+ * succeeds (the paper's Theorem: it finds a usable entry within a bounded number of tries).
+ * Why SCQ: it is lock-free where the usual ring (Vyukov's, ck_ring) is not: a producer preempted
+ * between claiming a slot and filling it blocks every consumer behind that slot there, while
+ * in SCQ a dequeuer that finds an entry not yet filled marks it and moves on.
+ *
+ * Close. `pushers` counts pushes in flight (2 per push) with bit 0 = CLOSED. A push adds 2 with a
+ * CAS that requires the bit clear (if it is set: CASK_ECLOSED, without counting, so that once a
+ * pop has seen "closed, none in flight" every later pop sees it too); a push that got in is
+ * ordered before the close and may be accepted. It subtracts 2 when done. close sets the bit
+ * (fetch-or). A pop that
+ * finds aq empty returns CASK_ECLOSED only if it then reads pushers == 1 (closed, none in flight)
+ * and aq is still empty on a second try: every accepted push finished its aq.enqueue before its
+ * decrement, which that read saw, so the second try would have found its item. That is why a
+ * push paused mid-flight delays CASK_ECLOSED (pops say CASK_EEMPTY meanwhile): its item may
+ * still arrive. The counter costs two RMWs on one shared line per push (the entry CAS can be
+ * retried when producers collide: lock-free, not wait-free); measured in
+ * `./cask bench queue` (row cask_bq).
+ *
+ * Invariants
+ *   B1  Every index 0..n-1 is, at any time, in exactly one of: fq, aq, or owned by one thread
+ *       between its dequeue and its enqueue (each SCQ is linearizable, paper Theorem 5.5).
+ *   B2  data[i] is written only by the owner of i after fq.dequeue and read only by the owner of
+ *       i after aq.dequeue.
+ *   B3  pushers >> 1 is the number of pushes between their two RMWs on it; bit 0 never clears.
+ *
+ * Linearization points: a push at its aq.enqueue's CAS (or its fq.dequeue's, for CASK_EFULL;
+ * its first RMW on pushers, for CASK_ECLOSED); a pop at its aq.dequeue's consuming load; an
+ * empty pop at the SCQ's empty decision; close at its fetch-or.
+ *
+ * Memory orders. Every RMW and load of the rings is seq_cst: acquire/release is what carries
+ * data[i] (the enqueuer's CAS releases, the dequeuer's load of the entry acquires; marking an
+ * entry unsafe is an RMW and continues the release sequence), and the blocking calls' eventcounts
+ * (lib/internal/futex.h) need the store that makes "not empty" / "not full" true and the waker's
+ * load of the waiter count in one total order with the waiter's re-check. On x86-64 seq_cst RMWs
+ * are the same instructions and seq_cst loads are plain loads; the only seq_cst store (Threshold
+ * reset) runs once per enqueue that finds it lowered.
+ * No allocation after create; nothing to reclaim (entries are words, never freed while in use).
+ */
+#define _GNU_SOURCE
+#include "cask/bqueue.h"
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cask/cask.h"
+#include "internal/alloc.h"
+#include "internal/check.h"
+#include "internal/futex.h"
+
+#define SPIN_TRIES 64
+
+typedef struct cask__scq {
+    _Alignas(64) _Atomic uint64_t head;
+    _Alignas(64) _Atomic uint64_t tail;
+    _Alignas(64) _Atomic int64_t threshold;
+    _Atomic uint64_t *entries; /* R words */
+} cask__scq;
+
+struct cask_bqueue {
+    cask__scq aq, fq;
+    void **data;      /* n items (B2) */
+    uint64_t n;       /* capacity, a power of two */
+    uint64_t ring;    /* R = 2n */
+    uint64_t lines;   /* R / 8 when R >= 16 (cache remap), else 0 */
+    int lines_order;  /* log2(lines) */
+    _Alignas(64) _Atomic uint64_t pushers; /* (in flight << 1) | CLOSED */
+    _Alignas(64) _Atomic uint64_t reason;  /* 0 open, else (1 << 32) | (uint32_t)reason */
+    cask__eventcount not_empty, not_full;
+};
+
+/* ---- SCQ ---- */
+
+/* Entry word: (cycle << 1) | SAFE | index, cycle = position with the low log2(R) bits clear. */
+static inline uint64_t cask__scq_bot(const cask_bqueue *q)
+{
+    return q->ring - 1;
+}
+static inline uint64_t cask__scq_safe(const cask_bqueue *q)
+{
+    return q->ring;
+}
+static inline uint64_t cask__scq_cycle_of_pos(const cask_bqueue *q, uint64_t pos)
+{
+    return pos & ~(q->ring - 1);
+}
+static inline uint64_t cask__scq_cycle(const cask_bqueue *q, uint64_t e)
+{
+    return (e >> 1) & ~(q->ring - 1);
+}
+
+/* Position -> entry, so that consecutive positions fall on different cache lines. */
+static inline _Atomic uint64_t *cask__scq_entry(const cask_bqueue *q, const cask__scq *r,
+                                                uint64_t pos)
+{
+    uint64_t p = pos & (q->ring - 1);
+    if (q->lines != 0)
+        p = ((p & (q->lines - 1)) << 3) | (p >> q->lines_order);
+    return &r->entries[p];
+}
+
+/* Lets Tail catch up with Head after dequeuers overtook it (paper: catchup). */
+static void cask__scq_catchup(cask__scq *r, uint64_t tail, uint64_t head)
+{
+    /* seq_cst: only counters; in the eventcount order with the rest (see the essay). */
+    while (!atomic_compare_exchange_strong_explicit(&r->tail, &tail, head, memory_order_seq_cst,
+                                                    memory_order_seq_cst)) {
+        head = atomic_load_explicit(&r->head, memory_order_seq_cst); /* seq_cst: as above */
+        tail = atomic_load_explicit(&r->tail, memory_order_seq_cst); /* seq_cst: as above */
+        if (tail >= head)
+            break;
+    }
+}
+
+static void cask__scq_enqueue(cask_bqueue *q, cask__scq *r, uint64_t index)
+{
+    const int64_t full = (int64_t)(3 * q->n - 1);
+    for (;;) {
+        /* seq_cst: claims position t; in the eventcount order. */
+        uint64_t t = atomic_fetch_add_explicit(&r->tail, 1, memory_order_seq_cst);
+        CASK__NOISE("queue.bq.enq.claimed");
+        uint64_t tcycle = cask__scq_cycle_of_pos(q, t);
+        _Atomic uint64_t *slot = cask__scq_entry(q, r, t);
+        /* seq_cst: acquire pairs with the dequeuer's fetch-or/CAS that freed the entry. */
+        uint64_t e = atomic_load_explicit(slot, memory_order_seq_cst);
+        while (cask__scq_cycle(q, e) < tcycle && (e & cask__scq_bot(q)) == cask__scq_bot(q) &&
+               ((e & cask__scq_safe(q)) != 0 ||
+                /* seq_cst: the paper's Head <= T test; only compared. */
+                atomic_load_explicit(&r->head, memory_order_seq_cst) <= t)) {
+            uint64_t fresh = (tcycle << 1) | cask__scq_safe(q) | index;
+            /* seq_cst: release publishes data[index] (B2) to the dequeuer's acquire load of
+             * this entry; in the eventcount order ("not empty" becomes true here). */
+            if (atomic_compare_exchange_strong_explicit(slot, &e, fresh, memory_order_seq_cst,
+                                                        memory_order_seq_cst)) {
+                CASK__NOISE("queue.bq.enq.stored");
+                /* seq_cst: reopens dequeuing (pairs with the dequeuers' load of threshold). */
+                if (atomic_load_explicit(&r->threshold, memory_order_seq_cst) != full)
+                    atomic_store_explicit(&r->threshold, full, memory_order_seq_cst);
+                return;
+            }
+            CASK__NOISE("queue.bq.enq.retry");
+        }
+    }
+}
+
+/* Returns an index, or -1 if the ring was empty. */
+static int64_t cask__scq_dequeue(cask_bqueue *q, cask__scq *r)
+{
+    /* seq_cst: pairs with the enqueuer's threshold store; eventcount re-check order. */
+    if (atomic_load_explicit(&r->threshold, memory_order_seq_cst) < 0)
+        return -1;
+    for (;;) {
+        /* seq_cst: claims position h; in the eventcount order. */
+        uint64_t h = atomic_fetch_add_explicit(&r->head, 1, memory_order_seq_cst);
+        CASK__NOISE("queue.bq.deq.claimed");
+        uint64_t hcycle = cask__scq_cycle_of_pos(q, h);
+        _Atomic uint64_t *slot = cask__scq_entry(q, r, h);
+        /* seq_cst: acquire pairs with the enqueuer's CAS (data[index], B2). */
+        uint64_t e = atomic_load_explicit(slot, memory_order_seq_cst);
+        for (;;) {
+            uint64_t ecycle = cask__scq_cycle(q, e);
+            uint64_t idx = e & cask__scq_bot(q);
+            if (ecycle == hcycle && idx != cask__scq_bot(q)) {
+                /* seq_cst: consumes the entry (index := BOT); release for the enqueuer of a
+                 * later cycle that will reuse it. */
+                atomic_fetch_or_explicit(slot, cask__scq_bot(q), memory_order_seq_cst);
+                CASK__NOISE("queue.bq.deq.consumed");
+                return (int64_t)idx;
+            }
+            uint64_t next;
+            if (idx == cask__scq_bot(q))
+                next = (hcycle << 1) | (e & cask__scq_safe(q)) | cask__scq_bot(q);
+            else
+                next = (ecycle << 1) | idx; /* older cycle still holding an index: unsafe */
+            if (ecycle < hcycle &&
+                /* seq_cst: as the enqueuer's CAS; an RMW keeps the release sequence. */
+                !atomic_compare_exchange_strong_explicit(slot, &e, next, memory_order_seq_cst,
+                                                         memory_order_seq_cst)) {
+                CASK__NOISE("queue.bq.deq.retry");
+                continue;
+            }
+            break;
+        }
+        /* seq_cst: only compared; eventcount order. */
+        uint64_t t = atomic_load_explicit(&r->tail, memory_order_seq_cst);
+        if (t <= h + 1) {
+            cask__scq_catchup(r, t, h + 1);
+            /* seq_cst: the paper's threshold accounting. */
+            atomic_fetch_sub_explicit(&r->threshold, 1, memory_order_seq_cst);
+            return -1;
+        }
+        /* seq_cst: as above. */
+        if (atomic_fetch_sub_explicit(&r->threshold, 1, memory_order_seq_cst) <= 0)
+            return -1;
+        CASK__NOISE("queue.bq.deq.again");
+    }
+}
+
+/* ---- the queue ---- */
+
+int cask_bqueue_create(size_t capacity, cask_bqueue **out)
+{
+    if (out == NULL || capacity == 0 || capacity > CASK_BQUEUE_MAX_CAPACITY)
+        return CASK_EINVAL;
+    uint64_t n = 1;
+    while (n < capacity)
+        n <<= 1;
+    cask_bqueue *q = cask__alloc(64, sizeof(*q));
+    if (q == NULL)
+        return CASK_ENOMEM;
+    memset(q, 0, sizeof(*q));
+    q->n = n;
+    q->ring = 2 * n;
+    if (q->ring >= 16) {
+        q->lines = q->ring / 8;
+        while (((uint64_t)1 << q->lines_order) < q->lines)
+            q->lines_order++;
+    }
+    q->data = cask__alloc(64, n * sizeof(void *));
+    q->aq.entries = cask__alloc(64, q->ring * sizeof(uint64_t));
+    q->fq.entries = cask__alloc(64, q->ring * sizeof(uint64_t));
+    if (q->data == NULL || q->aq.entries == NULL || q->fq.entries == NULL) {
+        cask__free(q->data);
+        cask__free(q->aq.entries);
+        cask__free(q->fq.entries);
+        cask__free(q);
+        return CASK_ENOMEM;
+    }
+    memset(q->data, 0, n * sizeof(void *));
+    /* Counters start at R (cycle 1) so that entries of cycle 0 are "older" and usable. */
+    uint64_t empty = cask__scq_safe(q) | cask__scq_bot(q); /* cycle 0, safe, BOT */
+    for (uint64_t i = 0; i < q->ring; i++) {
+        atomic_init(&q->aq.entries[i], empty);
+        atomic_init(&q->fq.entries[i], empty);
+    }
+    atomic_init(&q->aq.head, q->ring);
+    atomic_init(&q->aq.tail, q->ring);
+    atomic_init(&q->aq.threshold, -1);
+    for (uint64_t i = 0; i < n; i++) /* fq full: position R + i holds index i, cycle 1 */
+        atomic_init(cask__scq_entry(q, &q->fq, q->ring + i),
+                    (q->ring << 1) | cask__scq_safe(q) | i);
+    atomic_init(&q->fq.head, q->ring);
+    atomic_init(&q->fq.tail, q->ring + n);
+    atomic_init(&q->fq.threshold, (int64_t)(3 * n - 1));
+    atomic_init(&q->pushers, 0);
+    atomic_init(&q->reason, 0);
+    *out = q;
+    return 0;
+}
+
+void cask_bqueue_destroy(cask_bqueue *q)
+{
+    if (q == NULL)
+        return;
+    CASK__CHECK(atomic_load_explicit(&q->not_empty.waiters, memory_order_relaxed) == 0 &&
+                    atomic_load_explicit(&q->not_full.waiters, memory_order_relaxed) == 0,
+                "bounded queue", q, "destroyed while a push or pop is sleeping on it",
+                "close the queue, join its users, then destroy it");
+    cask__free(q->data);
+    cask__free(q->aq.entries);
+    cask__free(q->fq.entries);
+    cask__free(q);
+}
+
+size_t cask_bqueue_capacity(const cask_bqueue *q)
+{
+    return (size_t)q->n;
+}
+
+int cask_bqueue_try_push(cask_bqueue *q, void *item)
+{
+    CASK__REQUIRE(q != NULL, "bounded queue", q, "NULL queue passed",
+                  "pass a queue from cask_bqueue_create");
+    if (item == NULL)
+        return CASK_EINVAL;
+    /* seq_cst: acquire pairs with close's fetch-or (the reason, if CLOSED is set); seq_cst so
+     * that a pop reading pushers == 1 is ordered after this push's decrement (B3). */
+    uint64_t s = atomic_load_explicit(&q->pushers, memory_order_seq_cst);
+    do {
+        if (s & 1)
+            return CASK_ECLOSED; /* never counted: a pop that saw CLOSED with none in flight
+                                  * keeps seeing that (B3) */
+        /* seq_cst: as the load above; fails if close (or another push) changed the word. */
+    } while (!atomic_compare_exchange_weak_explicit(&q->pushers, &s, s + 2, memory_order_seq_cst,
+                                                    memory_order_seq_cst));
+    CASK__NOISE("queue.bq.push.entered");
+    int rc = 0;
+    {
+        int64_t i = cask__scq_dequeue(q, &q->fq);
+        if (i < 0) {
+            rc = CASK_EFULL;
+        } else {
+            q->data[i] = item; /* B2: index i is ours until aq.enqueue publishes it */
+            cask__scq_enqueue(q, &q->aq, (uint64_t)i);
+        }
+    }
+    /* seq_cst: release orders the aq.enqueue before a pop's read of pushers (see above). */
+    uint64_t left = atomic_fetch_sub_explicit(&q->pushers, 2, memory_order_seq_cst) - 2;
+    /* Wake sleeping pops for the item, and also when this was the last push in flight after a
+     * close: "closed, none in flight" is the condition a pop sleeps for, too. */
+    if (rc == 0 || left == 1)
+        cask__ec_notify(&q->not_empty);
+    return rc;
+}
+
+int cask_bqueue_try_pop(cask_bqueue *q, void **item)
+{
+    CASK__REQUIRE(q != NULL, "bounded queue", q, "NULL queue passed",
+                  "pass a queue from cask_bqueue_create");
+    if (item == NULL)
+        return CASK_EINVAL;
+    int64_t i = cask__scq_dequeue(q, &q->aq);
+    if (i < 0) {
+        /* seq_cst: acquire pairs with the last push's decrement and close's fetch-or. */
+        if (atomic_load_explicit(&q->pushers, memory_order_seq_cst) != 1)
+            return CASK_EEMPTY;
+        CASK__NOISE("queue.bq.pop.closed");
+        i = cask__scq_dequeue(q, &q->aq); /* closed, none in flight: is it really empty? */
+        if (i < 0)
+            return CASK_ECLOSED;
+    }
+    void *x = q->data[i]; /* B2 */
+    cask__scq_enqueue(q, &q->fq, (uint64_t)i);
+    cask__ec_notify(&q->not_full);
+    *item = x;
+    return 0;
+}
+
+/* Spins, then sleeps on ec until attempt() stops returning `again`. */
+static int cask__bq_wait(cask__eventcount *ec, int again, int64_t timeout_ns,
+                         int (*attempt)(cask_bqueue *, void *), cask_bqueue *q, void *arg)
+{
+    int64_t deadline = timeout_ns < 0 ? -1 : cask__now_ns() + timeout_ns;
+    int rc = attempt(q, arg);
+    for (int n = 0; rc == again && n < SPIN_TRIES && timeout_ns != 0; n++)
+        rc = attempt(q, arg);
+    while (rc == again) {
+        uint32_t seen = cask__ec_prepare(ec);
+        rc = attempt(q, arg); /* the re-check after registering */
+        if (rc != again) {
+            cask__ec_cancel(ec);
+            break;
+        }
+        CASK__NOISE("queue.bq.sleep");
+        int in_time = cask__ec_wait(ec, seen, deadline);
+        cask__ec_cancel(ec);
+        rc = attempt(q, arg);
+        if (rc == again && !in_time)
+            rc = CASK_ETIMEDOUT;
+    }
+    return rc;
+}
+
+static int cask__bq_push_attempt(cask_bqueue *q, void *item)
+{
+    return cask_bqueue_try_push(q, item);
+}
+
+static int cask__bq_pop_attempt(cask_bqueue *q, void *item)
+{
+    return cask_bqueue_try_pop(q, item);
+}
+
+int cask_bqueue_push(cask_bqueue *q, void *item, int64_t timeout_ns)
+{
+    if (item == NULL || timeout_ns < -1)
+        return CASK_EINVAL;
+    return cask__bq_wait(&q->not_full, CASK_EFULL, timeout_ns, cask__bq_push_attempt, q, item);
+}
+
+int cask_bqueue_pop(cask_bqueue *q, void **item, int64_t timeout_ns)
+{
+    if (item == NULL || timeout_ns < -1)
+        return CASK_EINVAL;
+    return cask__bq_wait(&q->not_empty, CASK_EEMPTY, timeout_ns, cask__bq_pop_attempt, q, item);
+}
+
+int cask_bqueue_close(cask_bqueue *q, int reason)
+{
+    CASK__REQUIRE(q != NULL, "bounded queue", q, "NULL queue passed",
+                  "pass a queue from cask_bqueue_create");
+    uint64_t open = 0;
+    uint64_t word = (UINT64_C(1) << 32) | (uint32_t)reason;
+    /* acq_rel: release publishes the reason; acquire on failure pairs with the winner. */
+    int rc = atomic_compare_exchange_strong_explicit(&q->reason, &open, word,
+                                                     memory_order_acq_rel, memory_order_acquire)
+                 ? 0
+                 : CASK_ECLOSED;
+    CASK__NOISE("queue.bq.close.reason");
+    /* seq_cst: release pairs with the pushes' and pops' reads of pushers; seq_cst before the
+     * notifies' loads of the waiter counts (eventcount). */
+    atomic_fetch_or_explicit(&q->pushers, 1, memory_order_seq_cst);
+    CASK__NOISE("queue.bq.close.marked");
+    cask__ec_notify(&q->not_empty);
+    cask__ec_notify(&q->not_full);
+    return rc;
+}
+
+bool cask_bqueue_closed(const cask_bqueue *q, int *reason)
+{
+    CASK__REQUIRE(q != NULL, "bounded queue", q, "NULL queue passed",
+                  "pass a queue from cask_bqueue_create");
+    /* Acquire: pairs with close's acq_rel CAS. */
+    uint64_t word = atomic_load_explicit(&((cask_bqueue *)q)->reason, memory_order_acquire);
+    if (word == 0)
+        return false;
+    if (reason != NULL)
+        *reason = (int)(uint32_t)word;
+    return true;
+}
+
+size_t cask_bqueue_length(const cask_bqueue *q)
+{
+    cask_bqueue *m = (cask_bqueue *)q;
+    uint64_t h = atomic_load_explicit(&m->aq.head, memory_order_relaxed);
+    uint64_t t = atomic_load_explicit(&m->aq.tail, memory_order_relaxed);
+    if (t <= h)
+        return 0;
+    return (size_t)(t - h < q->n ? t - h : q->n);
+}
