@@ -46,3 +46,9 @@ $m map-relaxed-publish lib/map.c 's/            if (atomic_compare_exchange_stro
     tsan map.conflict,map.cas no "writes install the new value's box with a relaxed compare-and-swap, so a reader may see the box before its contents (and the user's value before its fields)"
 $m map-remove-frees-now lib/map.c 's/                    cask_hp_retire(m->domain, &((box \*)v)->node, (void \*)v, box_reclaim);/                    box_reclaim((void *)v);/' \
     tsan map.conflict,map.cas no "remove and put destroy the old value at once instead of retiring it through hazard pointers, while readers may still hold it"
+$m vec-freeze-no-wait lib/vec.c 's/^    while (atomic_load_explicit(&v->active, memory_order_seq_cst) != 0) {$/    while (0 \&\& atomic_load_explicit(\&v->active, memory_order_seq_cst) != 0) {/' \
+    tsan vec.freeze_race no "freeze does not wait for mutations in flight, so pushes land after the vector is frozen"
+$m vec-thaw-shared-in-place lib/vec.c 's/if (atomic_load_explicit(&v->refs, memory_order_acquire) == 1) {/if (atomic_load_explicit(\&v->refs, memory_order_acquire) >= 1) {/' \
+    tsan vec.thaw_refs no "thaw works in place even when other threads still hold references to the frozen vector"
+$m vec-push-ignores-freeze lib/vec.c 's/^        if (s & CASK__VEC_CLOSING) {$/        if (0 \&\& (s \& CASK__VEC_CLOSING)) {/' \
+    invariant vec.freeze_race no "push does not check whether a freeze has begun, so it can succeed after the freeze"
