@@ -65,7 +65,9 @@ fresh_tree() {
 
 classify() { # log exit_status -> detector name, or "" if clean
     local log="$1" status="$2"
-    if grep -q "WARNING: ThreadSanitizer" "$log"; then echo "TSan report"
+    # 66 is TSan's exit status after reports (exitcode=66), also when the report itself did not
+    # reach the log (a child process, or output cut short by the abort).
+    if grep -q "WARNING: ThreadSanitizer" "$log" || [ "$status" = 66 ]; then echo "TSan report"
     elif grep -qE "ERROR: (AddressSanitizer|LeakSanitizer)" "$log"; then echo "ASan report"
     elif grep -q "runtime error:" "$log"; then echo "UBSan report"
     elif grep -q "fatal misuse of frozen" "$log"; then echo "frozen-write trap"
