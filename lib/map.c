@@ -3,11 +3,16 @@
  *
  * Design
  * ------
- * Sources: C. Click, "A Lock-Free Wait-Free Hash Table" (2007; keys never leave their slot
- * within a table, so a removed key's slot keeps its identity and a late copier cannot
- * resurrect it); Y. Liu, K. Zhang, M. Spear, "Dynamic-sized nonblocking hash tables" (PODC
- * 2014; a resize first freezes the old buckets, after which they are immutable, then copies
- * them); M. Michael's hazard pointers (lib/hp.c) for every object a reader may still hold.
+ * Sources: C. Click, "A Lock-Free Wait-Free Hash Table", talk at Stanford EE380 and Google,
+ * 2007 (keys never leave their slot within a table, so a removed key's slot keeps its identity
+ * and a late copier cannot resurrect it); Y. Liu, K. Zhang, M. Spear, "Dynamic-sized
+ * nonblocking hash tables", PODC 2014 (a resize first freezes the old buckets, after which they
+ * are immutable, then copies them); M. M. Michael's hazard pointers (lib/hp.c) for every object
+ * a reader may still hold. docs/design/map.md has the full argument and the table of atomics.
+ *
+ * Files: this one holds the public operations (create, guards, lookup, the one write path,
+ * freeze, iteration); lib/map_table.c holds the tables and the resize/freeze helping machinery;
+ * lib/internal/map.h the layout they share.
  *
  * A table is an array of 16-byte slots {key word, value word} with linear probing. The key word
  * is 0 (never used) or the key: u64+1 for integer maps, or a pointer to an immutable key node
@@ -101,116 +106,7 @@
 #include "cask/hp.h"
 #include "internal/alloc.h"
 #include "internal/check.h"
-
-#define MAP_MIN_SIZE 16u
-#define MAP_CHUNK 1024u
-#define MAP_STRIPES 16u
-#define MAP_F ((uintptr_t)1)
-#define PLAN_RESIZE ((uintptr_t)1)
-#define PLAN_FREEZE ((uintptr_t)2)
-#define TAG_SHIFT 48
-
-static _Alignas(16) char cask__map_tomb_obj;
-#define TOMB ((uintptr_t)&cask__map_tomb_obj)
-
-typedef struct keynode { /* 8 + len bytes: a 16-byte key fits a 32-byte malloc chunk */
-    uint32_t hash32; /* the low half of the key's hash (the top 16 bits are in the key word) */
-    uint32_t len;
-    unsigned char bytes[];
-} keynode;
-
-typedef struct box { /* 40 bytes: one 48-byte malloc chunk */
-    cask_hp_retired node;
-    void *value;
-    cask_map_value_dtor dtor; /* the map's, copied: the reclaim function has only the box */
-} box;
-
-typedef struct slot {
-    _Atomic uintptr_t key;
-    _Atomic uintptr_t val;
-} slot;
-
-typedef struct table {
-    cask_hp_retired node;
-    size_t size, mask;
-    cask_map *map;
-    _Atomic int pins;
-    _Atomic uintptr_t next; /* 0, PLAN_RESIZE, PLAN_FREEZE or the new table */
-    _Alignas(64) _Atomic size_t claimed;
-    _Alignas(64) _Atomic size_t freeze_claim;
-    _Atomic size_t freeze_done;
-    _Alignas(64) _Atomic size_t copy_claim;
-    _Atomic size_t copy_done;
-    _Alignas(64) slot slots[];
-} table;
-
-typedef struct {
-    _Alignas(64) _Atomic long n;
-} stripe;
-
-struct cask_map {
-    _Atomic(void *) root; /* the current table */
-    _Atomic bool frozen;
-    cask_map_key_kind kind;
-    cask_map_value_dtor dtor;
-    cask_hp_domain *domain;
-    stripe live[MAP_STRIPES];
-};
-
-struct cask_map_guard {
-    cask_map *map;
-    cask_hp_slot *tab; /* the table the call works on */
-    cask_hp_slot *nxt; /* the table a resize copies into */
-    cask_hp_slot *val; /* the box returned or compared */
-    cask_hp_slot *it;  /* the table an iteration walks */
-};
-
-/* A key as a call sees it: hash, and the u64 word or the bytes. */
-typedef struct mkey {
-    uint64_t hash;
-    uintptr_t word; /* u64 maps: key + 1; byte maps: 0 until a node is allocated */
-    const void *bytes;
-    size_t len;
-} mkey;
-
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= UINT64_C(0xbf58476d1ce4e5b9);
-    x ^= x >> 27;
-    x *= UINT64_C(0x94d049bb133111eb);
-    x ^= x >> 31;
-    return x;
-}
-
-static uint64_t hash_bytes(const void *p, size_t len)
-{
-    const unsigned char *s = p;
-    uint64_t h = UINT64_C(0x9E3779B97F4A7C15) ^ (len * UINT64_C(0xff51afd7ed558ccd));
-    while (len >= 8) {
-        uint64_t w;
-        memcpy(&w, s, 8);
-        h = (h ^ w) * UINT64_C(0x87c37b91114253d5);
-        h ^= h >> 32;
-        s += 8, len -= 8;
-    }
-    uint64_t w = 0;
-    memcpy(&w, s, len);
-    return mix64(h ^ w);
-}
-
-static keynode *kn_of(uintptr_t kw)
-{
-    return (keynode *)(kw & ((UINT64_C(1) << TAG_SHIFT) - 1));
-}
-
-/* The hash of a key word found in a table (its node lives as long as the table; see Memory). */
-static uint64_t kw_hash(const cask_map *m, uintptr_t kw)
-{
-    if (m->kind == CASK_MAP_KEY_U64)
-        return mix64((uint64_t)kw - 1);
-    return hash_bytes(kn_of(kw)->bytes, kn_of(kw)->len); /* resizes only: not stored */
-}
+#include "internal/map.h"
 
 static bool kw_match(const cask_map *m, uintptr_t kw, const mkey *k)
 {
@@ -223,53 +119,6 @@ static bool kw_match(const cask_map *m, uintptr_t kw, const mkey *k)
            memcmp(n->bytes, k->bytes, k->len) == 0;
 }
 
-static bool is_box(uintptr_t v)
-{
-    v &= ~MAP_F;
-    return v != 0 && v != TOMB;
-}
-
-/* ---- Tables ---- */
-
-static table *table_new(cask_map *m, size_t size, int pins)
-{
-    table *t = cask__alloc(64, sizeof(table) + size * sizeof(slot));
-    if (t == NULL)
-        return NULL;
-    memset(t, 0, sizeof(table) + size * sizeof(slot));
-    t->size = size;
-    t->mask = size - 1;
-    t->map = m;
-    atomic_init(&t->pins, pins);
-    return t;
-}
-
-/* Frees a table whose last pin went: its dead key nodes, then unpins its successor. Boxes are
- * not touched: live ones were carried, dead ones were retired when they left. */
-static void table_unpin(table *t)
-{
-    while (t != NULL) {
-        /* acq_rel: the last unpinner sees every access of the others before freeing. */
-        if (atomic_fetch_sub_explicit(&t->pins, 1, memory_order_acq_rel) != 1)
-            return;
-        if (t->map->kind == CASK_MAP_KEY_BYTES) {
-            for (size_t i = 0; i < t->size; i++) {
-                uintptr_t kw = atomic_load_explicit(&t->slots[i].key, memory_order_relaxed);
-                uintptr_t v = atomic_load_explicit(&t->slots[i].val, memory_order_relaxed);
-                if (kw != 0 && !is_box(v))
-                    cask__free(kn_of(kw));
-            }
-        }
-        uintptr_t next = atomic_load_explicit(&t->next, memory_order_relaxed);
-        cask__free(t);
-        t = next > PLAN_FREEZE ? (table *)next : NULL;
-    }
-}
-
-static void table_reclaim(void *object)
-{
-    table_unpin(object);
-}
 
 static void box_reclaim(void *object)
 {
@@ -303,161 +152,6 @@ size_t cask_map_size_approx(cask_map *m)
     return s < 0 ? 0 : (size_t)s;
 }
 
-/* Requests a resize of t (a no-op if one or a freeze is already planned). */
-static void plan_resize(table *t)
-{
-    uintptr_t expect = 0;
-    CASK__NOISE("map.plan.before_cas");
-    /* acq_rel: pairs with helpers' acquire load of next; orders the plan before any freeze. */
-    atomic_compare_exchange_strong_explicit(&t->next, &expect, PLAN_RESIZE, memory_order_acq_rel,
-                                            memory_order_relaxed);
-    CASK__NOISE("map.plan.after_cas");
-}
-
-/* ---- Helping a resize or a freeze ---- */
-
-static void freeze_slot(slot *s)
-{
-    /* Acquire (here and on CAS failure): if another helper froze the slot, its freezing CAS
-     * (which acquired the last writer's box) happens before our completion of the phase, and so
-     * before the release store of map->frozen that lock-free frozen readers rely on. */
-    uintptr_t v = atomic_load_explicit(&s->val, memory_order_acquire);
-    while ((v & MAP_F) == 0) {
-        CASK__NOISE("map.freeze.before_cas");
-        /* acq_rel: pairs with writers' value CAS (we see the box they published) and with the
-         * copier's acquire load of the frozen word. */
-        if (atomic_compare_exchange_weak_explicit(&s->val, &v, v | MAP_F, memory_order_acq_rel,
-                                                  memory_order_acquire))
-            break;
-    }
-    CASK__NOISE("map.freeze.after_cas");
-}
-
-/* Copies slot i of t (frozen) into n. Idempotent; see the design note on late copiers. */
-static void copy_slot(cask_map *m, table *t, size_t i, table *n)
-{
-    /* Acquire: pairs with the freezing CAS and the value CAS that stored the box. */
-    uintptr_t v = atomic_load_explicit(&t->slots[i].val, memory_order_acquire) & ~MAP_F;
-    if (!is_box(v))
-        return;
-    /* Acquire: pairs with the key claim (the key node's bytes). */
-    uintptr_t kw = atomic_load_explicit(&t->slots[i].key, memory_order_acquire);
-    for (size_t j = kw_hash(m, kw) & n->mask, probes = 0; probes < n->size;
-         j = (j + 1) & n->mask, probes++) {
-        /* Acquire: pairs with another copier's key claim. */
-        uintptr_t nk = atomic_load_explicit(&n->slots[j].key, memory_order_acquire);
-        if (nk == 0) {
-            CASK__NOISE("map.copy.before_key_cas");
-            /* acq_rel: publishes the key word to readers of n (pairs with their acquire). */
-            if (atomic_compare_exchange_strong_explicit(&n->slots[j].key, &nk, kw,
-                                                        memory_order_acq_rel,
-                                                        memory_order_acquire)) {
-                nk = kw;
-                atomic_fetch_add_explicit(&n->claimed, 1, memory_order_relaxed); /* statistic */
-            }
-            CASK__NOISE("map.copy.after_key_cas");
-        }
-        if (nk != kw)
-            continue;
-        uintptr_t expect = 0;
-        CASK__NOISE("map.copy.before_val_cas");
-        /* Release: publishes the box to readers of n (pairs with get's acquire load). Failure
-         * (another copier, or a later write after promotion) is fine: nothing to do. */
-        atomic_compare_exchange_strong_explicit(&n->slots[j].val, &expect, v,
-                                                memory_order_release, memory_order_relaxed);
-        CASK__NOISE("map.copy.after_val_cas");
-        return;
-    }
-    CASK__DIE("map table", n, "a resize found no room for a key in the new table",
-              "this is a bug in cask's map sizing; please report it");
-}
-
-/* Runs fn over every slot of t: chunks claimed with fetch_add, then a sweep if the claims ran
- * out before every chunk was reported done. On return every slot was processed. */
-static void for_all_slots(cask_map *m, table *t, _Atomic size_t *claim, _Atomic size_t *done,
-                          table *n)
-{
-    size_t start;
-    while ((start = atomic_fetch_add_explicit(claim, MAP_CHUNK, memory_order_relaxed)) <
-           t->size) {
-        size_t end = start + MAP_CHUNK < t->size ? start + MAP_CHUNK : t->size;
-        for (size_t i = start; i < end; i++) {
-            if (n == NULL)
-                freeze_slot(&t->slots[i]);
-            else
-                copy_slot(m, t, i, n);
-        }
-        CASK__NOISE("map.help.chunk_done");
-        /* Release: pairs with the acquire load below in other helpers. */
-        atomic_fetch_add_explicit(done, end - start, memory_order_release);
-    }
-    /* Acquire: pairs with the release adds: every chunk's work is visible. */
-    if (atomic_load_explicit(done, memory_order_acquire) >= t->size)
-        return;
-    for (size_t i = 0; i < t->size; i++) { /* a claimer is slow: do it all ourselves */
-        if (n == NULL)
-            freeze_slot(&t->slots[i]);
-        else
-            copy_slot(m, t, i, n);
-    }
-}
-
-/*
- * Helps the plan of t (t is protected by g->tab) to its end. Returns 0 when the caller should
- * restart from root (the resize was promoted, or the freeze is complete), CASK_ENOMEM if the new
- * table could not be allocated (nothing changed).
- */
-static int help(cask_map *m, cask_map_guard *g, table *t)
-{
-    /* Acquire: pairs with the CAS that set the plan (and N's initialisation). */
-    uintptr_t plan = atomic_load_explicit(&t->next, memory_order_acquire);
-    if (plan == 0)
-        return 0;
-    for_all_slots(m, t, &t->freeze_claim, &t->freeze_done, NULL);
-    if (plan == PLAN_FREEZE) {
-        CASK__NOISE("map.freeze.all_frozen");
-        /* Release: pairs with readers' acquire load of frozen: all freezing CASes before it. */
-        atomic_store_explicit(&m->frozen, true, memory_order_release);
-        return 0;
-    }
-    plan = atomic_load_explicit(&t->next, memory_order_acquire); /* pairs with the install CAS */
-    if (plan == PLAN_RESIZE) {
-        size_t live = 0;
-        for (size_t i = 0; i < t->size; i++)
-            live += is_box(atomic_load_explicit(&t->slots[i].val, memory_order_relaxed));
-        size_t size = MAP_MIN_SIZE;
-        while (size < 2 * live + 2)
-            size *= 2;
-        table *n = table_new(m, size, 2);
-        if (n == NULL)
-            return CASK_ENOMEM;
-        CASK__NOISE("map.resize.before_install");
-        /* acq_rel: release publishes n's initialisation to helpers' acquire load of next. */
-        if (atomic_compare_exchange_strong_explicit(&t->next, &plan, (uintptr_t)n,
-                                                    memory_order_acq_rel, memory_order_acquire))
-            plan = (uintptr_t)n;
-        else
-            cask__free(n);
-        CASK__NOISE("map.resize.after_install");
-    }
-    table *n = (table *)plan;
-    cask_hp_set(g->nxt, n);
-    CASK__NOISE("map.resize.nxt_published");
-    /* Acquire: pairs with the promotion CAS. n is retired only after root moved from t to n
-     * and then on; if root is still t, n is safe while the hazard stands. */
-    if (atomic_load_explicit(&m->root, memory_order_acquire) != t)
-        return 0;
-    for_all_slots(m, t, &t->copy_claim, &t->copy_done, n);
-    void *expect = t;
-    CASK__NOISE("map.resize.before_promote");
-    /* acq_rel: release publishes every copy to readers' acquire load of root (protect). */
-    if (atomic_compare_exchange_strong_explicit(&m->root, &expect, n, memory_order_acq_rel,
-                                                memory_order_relaxed))
-        cask_hp_retire(m->domain, &t->node, t, table_reclaim);
-    CASK__NOISE("map.resize.after_promote");
-    cask_hp_reset(g->nxt);
-    return 0;
-}
 
 /* ---- Create, destroy, guards ---- */
 
@@ -475,7 +169,7 @@ int cask_map_create(cask_map **out, const cask_map_options *o)
     size_t size = MAP_MIN_SIZE, want = o != NULL ? o->initial_capacity : 0;
     while (size < 2 * want && size < ((size_t)1 << 40))
         size *= 2;
-    table *t = table_new(m, size, 1);
+    table *t = cask__map_table_new(m, size, 1);
     if (t == NULL || cask_hp_domain_create(&m->domain) != 0) {
         cask__free(t);
         cask__free(m);
@@ -549,7 +243,7 @@ void cask_map_guard_reset(cask_map_guard *g)
 
 bool cask_map_is_frozen(cask_map *m)
 {
-    return atomic_load_explicit(&m->frozen, memory_order_acquire); /* pairs with help() */
+    return atomic_load_explicit(&m->frozen, memory_order_acquire); /* pairs with the release store of frozen in cask__map_help() */
 }
 
 static void check_call(cask_map *m, cask_map_guard *g, cask_map_key_kind kind)
@@ -575,9 +269,9 @@ static slot *find(cask_map *m, table *t, const mkey *k, uintptr_t *empty_val)
 {
     size_t i = k->hash & t->mask;
     for (size_t probes = 0; probes < t->size; probes++, i = (i + 1) & t->mask) {
-        /* Acquire: pairs with the key claim (key node bytes). */
-        uintptr_t kw = atomic_load_explicit(&t->slots[i].key, memory_order_acquire);
+        uintptr_t kw = atomic_load_explicit(&t->slots[i].key, memory_order_acquire); /* pairs with the key claim CAS in write_key() or copy_slot() (the key node's bytes) */
         if (kw == 0) {
+            /* Relaxed: only tested for F; coherence orders it after the key load's value. */
             *empty_val = atomic_load_explicit(&t->slots[i].val, memory_order_relaxed);
             return NULL;
         }
@@ -605,8 +299,7 @@ static int get_frozen(cask_map *m, const mkey *k, void **value)
 /* get with g->tab and g->val; on success g->val protects the box (unless frozen). */
 static int get_key(cask_map *m, cask_map_guard *g, const mkey *k, void **value)
 {
-    /* Acquire: pairs with the release store in help() after the last freezing CAS. */
-    if (atomic_load_explicit(&m->frozen, memory_order_acquire))
+    if (atomic_load_explicit(&m->frozen, memory_order_acquire)) /* pairs with the release store of frozen in cask__map_help() */
         return get_frozen(m, k, value);
     for (;;) {
         table *t = cask_hp_protect(g->tab, &m->root);
@@ -614,33 +307,32 @@ static int get_key(cask_map *m, cask_map_guard *g, const mkey *k, void **value)
         slot *s = find(m, t, k, &ev);
         if (s == NULL) {
             CASK__NOISE("map.get.absent");
-            /* Acquire: pairs with the promotion CAS. Not frozen: t was current when we read it. */
-            if ((ev & MAP_F) == 0 || atomic_load_explicit(&m->root, memory_order_acquire) == t)
+            /* Not frozen: t was current when we read it; else t must still be the root. */
+            if ((ev & MAP_F) == 0 || atomic_load_explicit(&m->root, memory_order_acquire) == t) /* pairs with the promotion CAS in cask__map_help() */
                 return CASK_ENOENT;
             continue;
         }
-        /* Acquire: pairs with the value CAS (release) that published the box. */
-        uintptr_t v = atomic_load_explicit(&s->val, memory_order_acquire);
+        uintptr_t v = atomic_load_explicit(&s->val, memory_order_acquire); /* pairs with the value CAS in write_key() or copy_slot() that published the box */
         for (;;) {
             uintptr_t b = v & ~MAP_F;
             if (!is_box(b)) {
                 if ((v & MAP_F) == 0 ||
-                    atomic_load_explicit(&m->root, memory_order_acquire) == t) /* promotion */
+                    atomic_load_explicit(&m->root, memory_order_acquire) == t) /* pairs with the promotion CAS in cask__map_help() */
                     return CASK_ENOENT;
                 break;
             }
             CASK__NOISE("map.get.loaded"); /* b may be removed and destroyed right now */
             cask_hp_set(g->val, (void *)b);
             CASK__NOISE("map.get.published");
-            /* Acquire: re-validation; pairs with the value CAS that published v. */
-            uintptr_t again = atomic_load_explicit(&s->val, memory_order_acquire);
+            /* The hazard re-validation (hp.h): the box is protected if the slot still holds it. */
+            uintptr_t again = atomic_load_explicit(&s->val, memory_order_acquire); /* pairs with the value CAS in write_key() that stored again */
             if (again != v) {
                 v = again;
                 continue;
             }
             /* A frozen box may be replaced in the new table after promotion: valid only if t is
-             * still the root (acquire: pairs with the promotion CAS). */
-            if ((v & MAP_F) != 0 && atomic_load_explicit(&m->root, memory_order_acquire) != t)
+             * still the root. */
+            if ((v & MAP_F) != 0 && atomic_load_explicit(&m->root, memory_order_acquire) != t) /* pairs with the promotion CAS in cask__map_help() */
                 break;
             CASK__NOISE("map.get.linearized");
             *value = ((box *)b)->value;
@@ -726,21 +418,19 @@ static int write_key(cask_map *m, cask_map_guard *g, const mkey *k, int op, void
             return CASK_ENOMEM;
     }
     for (;;) {
-        /* Acquire: pairs with the release store of frozen in help(). */
-        if (atomic_load_explicit(&m->frozen, memory_order_acquire)) {
+        if (atomic_load_explicit(&m->frozen, memory_order_acquire)) { /* pairs with the release store of frozen in cask__map_help() */
             rc = CASK_EFROZEN;
             goto out;
         }
         table *t = cask_hp_protect(g->tab, &m->root);
-        /* Acquire: pairs with the plan CAS; a planned table is helped before it is written. */
-        if (atomic_load_explicit(&t->next, memory_order_acquire) != 0)
+        /* A planned table is helped before it is written (M3). */
+        if (atomic_load_explicit(&t->next, memory_order_acquire) != 0) /* pairs with the plan CAS in cask__map_plan_resize() or cask_map_freeze() */
             goto help_and_retry;
         slot *s = NULL;
         uintptr_t ev = MAP_F + 1; /* the empty slot's value word; F + 1: the table was full */
         size_t i = k->hash & t->mask;
         for (size_t probes = 0; probes < t->size; probes++, i = (i + 1) & t->mask) {
-            /* Acquire: pairs with the key claim (the key node's bytes). */
-            uintptr_t kw = atomic_load_explicit(&t->slots[i].key, memory_order_acquire);
+            uintptr_t kw = atomic_load_explicit(&t->slots[i].key, memory_order_acquire); /* pairs with the key claim CAS below or in copy_slot() (the key node's bytes) */
             if (kw == 0) {
                 if (!claimable) {
                     ev = atomic_load_explicit(&t->slots[i].val, memory_order_relaxed);
@@ -755,18 +445,17 @@ static int write_key(cask_map *m, cask_map_guard *g, const mkey *k, int op, void
                     want = (uintptr_t)kn | (uintptr_t)(k->hash >> TAG_SHIFT) << TAG_SHIFT;
                 }
                 CASK__NOISE("map.claim.before_cas");
-                /* acq_rel: release publishes the key node to readers' acquire loads; acquire
-                 * (also on failure) gives us the winner's key node. */
+                /* Success publishes our key node; failure gives us the winner's. */
                 if (atomic_compare_exchange_strong_explicit(&t->slots[i].key, &kw, want,
-                                                            memory_order_acq_rel,
-                                                            memory_order_acquire)) {
+                                                            memory_order_acq_rel, /* pairs with the acquire key loads in find(), iterate and copy_slot() */
+                                                            memory_order_acquire)) { /* pairs with the winner's acq_rel key CAS */
                     CASK__NOISE("map.claim.after_cas");
                     kn = NULL; /* the table owns it now (see Memory) */
                     s = &t->slots[i];
                     size_t c =
                         atomic_fetch_add_explicit(&t->claimed, 1, memory_order_relaxed) + 1;
                     if (c * 4 > t->size * 3)
-                        plan_resize(t);
+                        cask__map_plan_resize(t);
                     break;
                 }
                 CASK__NOISE("map.claim.after_cas");
@@ -778,21 +467,20 @@ static int write_key(cask_map *m, cask_map_guard *g, const mkey *k, int op, void
         }
         if (s == NULL) {
             if (claimable) { /* full table: grow it */
-                plan_resize(t);
+                cask__map_plan_resize(t);
                 goto help_and_retry;
             }
-            /* Absent. Not frozen (or, for a full table, no plan yet: acquire, pairs with the
-             * plan CAS): t was current when the key words were read. */
+            /* Absent. Not frozen (or, for a full table, no plan yet): t was current when the
+             * key words were read. */
             if (ev == MAP_F + 1
-                    ? atomic_load_explicit(&t->next, memory_order_acquire) == 0
+                    ? atomic_load_explicit(&t->next, memory_order_acquire) == 0 /* pairs with the plan CAS in cask__map_plan_resize() */
                     : (ev & MAP_F) == 0) {
                 rc = CASK_ENOENT;
                 goto out;
             }
             goto help_and_retry;
         }
-        /* Acquire: pairs with the value CAS that stored the box (its user value). */
-        uintptr_t v = atomic_load_explicit(&s->val, memory_order_acquire);
+        uintptr_t v = atomic_load_explicit(&s->val, memory_order_acquire); /* pairs with the value CAS below or in copy_slot() that stored the box */
         for (;;) {
             if ((v & MAP_F) != 0)
                 goto help_and_retry;
@@ -809,8 +497,8 @@ static int write_key(cask_map *m, cask_map_guard *g, const mkey *k, int op, void
                 CASK__NOISE("map.write.loaded");
                 cask_hp_set(g->val, (void *)v);
                 CASK__NOISE("map.write.published");
-                /* Acquire: re-validation of the hazard (pairs with the value CAS). */
-                uintptr_t again = atomic_load_explicit(&s->val, memory_order_acquire);
+                /* The hazard re-validation (hp.h). */
+                uintptr_t again = atomic_load_explicit(&s->val, memory_order_acquire); /* pairs with the value CAS below, in the writer that stored again */
                 if (again != v) {
                     v = again;
                     continue;
@@ -822,11 +510,11 @@ static int write_key(cask_map *m, cask_map_guard *g, const mkey *k, int op, void
             }
             uintptr_t nv = nb != NULL ? (uintptr_t)nb : TOMB;
             CASK__NOISE("map.write.before_cas");
-            /* acq_rel: release publishes nb (and the user's value) to get's acquire load;
-             * acquire orders the old box's writers before its retirement. Failure: acquire,
-             * for the box we then look at. */
-            if (atomic_compare_exchange_strong_explicit(&s->val, &v, nv, memory_order_acq_rel,
-                                                        memory_order_acquire)) {
+            /* Release publishes nb (and the user's value); acquire orders the old box's
+             * writers before its retirement. Failure: acquire, for the box we then look at. */
+            if (atomic_compare_exchange_strong_explicit(&s->val, &v, nv,
+                                                        memory_order_acq_rel, /* pairs with get_key()'s acquire value loads and freeze_slot()'s CAS */
+                                                        memory_order_acquire)) { /* pairs with the value CAS or freezing CAS that changed v */
                 CASK__NOISE("map.write.linearized");
                 if (live)
                     cask_hp_retire(m->domain, &((box *)v)->node, (void *)v, box_reclaim);
@@ -834,7 +522,7 @@ static int write_key(cask_map *m, cask_map_guard *g, const mkey *k, int op, void
                     live_add(m, k->hash, live ? -1 : 1);
                 if (live && nb == NULL && t->size > MAP_MIN_SIZE && (k->hash & 15) == 0 &&
                     cask_map_size_approx(m) < t->size / 8)
-                    plan_resize(t); /* shrink: the next writer to meet it helps */
+                    cask__map_plan_resize(t); /* shrink: the next writer to meet it helps */
                 nb = NULL;
                 rc = 0;
                 goto out;
@@ -842,7 +530,7 @@ static int write_key(cask_map *m, cask_map_guard *g, const mkey *k, int op, void
             CASK__NOISE("map.write.cas_failed");
         }
     help_and_retry:
-        rc = help(m, g, t);
+        rc = cask__map_help(m, g, t);
         if (rc != 0)
             goto out;
     }
@@ -937,15 +625,15 @@ int cask_map_freeze(cask_map *m, cask_map_guard *g)
     CASK__REQUIRE(m != NULL && g != NULL && g->map == m, "map", m,
                   "cask_map_freeze got NULL or a guard of another map", "pass the map's guard");
     int rc = 0;
-    /* Acquire: pairs with the release store of frozen in help(). */
-    while (!atomic_load_explicit(&m->frozen, memory_order_acquire)) {
+    while (!atomic_load_explicit(&m->frozen, memory_order_acquire)) { /* pairs with the release store of frozen in cask__map_help() */
         table *t = cask_hp_protect(g->tab, &m->root);
         uintptr_t plan = 0;
         CASK__NOISE("map.freeze.before_plan");
-        /* acq_rel: as plan_resize; a resize already planned is helped first. */
+        /* As cask__map_plan_resize; a resize already planned is helped first. */
         atomic_compare_exchange_strong_explicit(&t->next, &plan, PLAN_FREEZE,
-                                                memory_order_acq_rel, memory_order_acquire);
-        if ((rc = help(m, g, t)) != 0)
+                                                memory_order_acq_rel, /* pairs with the acquire load of next in cask__map_help() */
+                                                memory_order_acquire); /* pairs with the plan CAS that won */
+        if ((rc = cask__map_help(m, g, t)) != 0)
             break;
     }
     cask_hp_reset(g->tab);
@@ -966,17 +654,14 @@ int cask_map_iterate(cask_map *m, cask_map_guard *g, cask_map_visit_fn fn, void 
                   "cask_map_iterate got NULL or a guard of another map",
                   "pass the map, its guard and a function");
     int rc = 0;
-    /* Acquire: pairs with the release store of frozen in help(). */
-    bool frozen = atomic_load_explicit(&m->frozen, memory_order_acquire);
+    bool frozen = atomic_load_explicit(&m->frozen, memory_order_acquire); /* pairs with the release store of frozen in cask__map_help() */
     table *t = frozen ? atomic_load_explicit(&m->root, memory_order_relaxed)
                       : cask_hp_protect(g->it, &m->root);
     for (size_t i = 0; i < t->size && rc == 0; i++) {
-        /* Acquire: pairs with the key claim. */
-        uintptr_t kw = atomic_load_explicit(&t->slots[i].key, memory_order_acquire);
+        uintptr_t kw = atomic_load_explicit(&t->slots[i].key, memory_order_acquire); /* pairs with the key claim CAS in write_key() or copy_slot() */
         if (kw == 0)
             continue;
-        /* Acquire: pairs with the value CAS that stored the box. */
-        uintptr_t v = atomic_load_explicit(&t->slots[i].val, memory_order_acquire);
+        uintptr_t v = atomic_load_explicit(&t->slots[i].val, memory_order_acquire); /* pairs with the value CAS in write_key() or copy_slot() */
         if (frozen) {
             if (is_box(v))
                 rc = visit(m, kw, (box *)(v & ~MAP_F), fn, arg);
@@ -989,14 +674,14 @@ int cask_map_iterate(cask_map *m, cask_map_guard *g, cask_map_visit_fn fn, void 
             CASK__NOISE("map.iter.loaded");
             cask_hp_set(g->val, (void *)b);
             CASK__NOISE("map.iter.published");
-            /* Acquire: re-validation (pairs with the value CAS). */
-            uintptr_t again = atomic_load_explicit(&t->slots[i].val, memory_order_acquire);
+            /* The hazard re-validation (hp.h). */
+            uintptr_t again = atomic_load_explicit(&t->slots[i].val, memory_order_acquire); /* pairs with the value CAS in write_key() that stored again */
             if (again != v) {
                 v = again;
                 continue;
             }
-            /* Acquire: pairs with the promotion CAS; a frozen box is current while t is root. */
-            if ((v & MAP_F) == 0 || atomic_load_explicit(&m->root, memory_order_acquire) == t) {
+            /* A frozen box is current while t is the root. */
+            if ((v & MAP_F) == 0 || atomic_load_explicit(&m->root, memory_order_acquire) == t) { /* pairs with the promotion CAS in cask__map_help() */
                 rc = visit(m, kw, (box *)b, fn, arg);
                 break;
             }
@@ -1048,8 +733,8 @@ size_t cask_map_capacity_bytes(cask_map *m, cask_map_guard *g)
     table *t = cask_hp_protect(g->tab, &m->root);
     size_t bytes = sizeof(cask_map) + sizeof(table) + t->size * sizeof(slot);
     for (size_t i = 0; i < t->size; i++) {
-        /* Acquire: pairs with the key claim (we read the node's length). */
-        uintptr_t kw = atomic_load_explicit(&t->slots[i].key, memory_order_acquire);
+        /* We read the node's length. */
+        uintptr_t kw = atomic_load_explicit(&t->slots[i].key, memory_order_acquire); /* pairs with the key claim CAS in write_key() or copy_slot() */
         uintptr_t v = atomic_load_explicit(&t->slots[i].val, memory_order_relaxed);
         if (kw != 0 && m->kind == CASK_MAP_KEY_BYTES)
             bytes += sizeof(keynode) + kn_of(kw)->len;

@@ -30,8 +30,9 @@
  * thread retries only because another thread's step succeeded. A thread that meets a resize or a
  * freeze in progress helps to finish it (freezes slots, copies them) as part of its own call, so
  * no call ever waits for a stalled thread. Writes allocate (malloc may take a lock): a byte-
- * string key is copied once per new key, and replacing or removing a value allocates a small
- * retire record when the map has a destructor. Lookups never allocate.
+ * string key is copied once per new key, and every value stored (insert, put, replace) gets a
+ * small box of its own, which also serves as its retire record; remove allocates nothing but
+ * may, like every write, have to allocate a resize's new table. Lookups never allocate.
  *
  * Memory-reclamation rule: a value removed or replaced by one thread may still be in the hands
  * of a reader that found it just before; the map retires it through hazard pointers (a domain
@@ -141,7 +142,7 @@ int cask_map_get_u64(cask_map *map, cask_map_guard *guard, uint64_t key, void **
  * expected; expected is then destroyed once no reader can see it.
  * Returns 0; CASK_EEXIST (insert: the key is present); CASK_ENOENT (replace: the key is absent
  * or maps to another value than expected); CASK_EFROZEN (the map is frozen, or froze while the
- * call ran and the write had not taken effect); CASK_ENOMEM (a key copy, a retire record or a
+ * call ran and the write had not taken effect); CASK_ENOMEM (a key copy, the value's box or a
  * resize's table could not be allocated: nothing changed); CASK_EINVAL (NULL map or guard,
  * a NULL key with len > 0, a key too long, u64 key UINT64_MAX).
  * Context: the guard's thread; concurrently with everything but destroy. Progress: lock-free;
@@ -165,8 +166,8 @@ int cask_map_replace_u64(cask_map *map, cask_map_guard *guard, uint64_t key, voi
 /*
  * cask_map_remove / _u64 - removes key. cask_map_remove_if / _u64 - removes key only if it maps
  * to expected. The removed value is destroyed once no reader can see it.
- * Returns 0; CASK_ENOENT (absent, or mapped to another value); CASK_EFROZEN; CASK_ENOMEM (the
- * retire record; nothing changed); CASK_EINVAL (as for insert).
+ * Returns 0; CASK_ENOENT (absent, or mapped to another value); CASK_EFROZEN; CASK_ENOMEM (a resize's
+ * table it had to help allocate; nothing changed); CASK_EINVAL (as for insert).
  * Context, progress, ordering: as insert. Linearizes at its compare-and-swap (on CASK_ENOENT: at
  * the load that showed the key absent or mapped elsewhere).
  * Memory: the caller must not touch the removed value unless it protects it through a guard.

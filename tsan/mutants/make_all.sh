@@ -40,9 +40,9 @@ $m map-get-no-table-revalidate lib/map.c '/^static int get_key/,/^}/s/        ta
     tsan map.churn no "get announces the table in its hazard slot but never re-reads root, so it can probe a table that a resize already retired and freed"
 $m map-get-no-value-revalidate lib/map.c '/^static int get_key/,/^}/s/            if (again != v) {/            if (again != v \&\& false) {/' \
     tsan map.conflict,map.cas yes "get publishes the value's box but does not re-check the slot, so it can return a value that was removed and destroyed in between"
-$m map-copy-drops-key lib/map.c '/^static void copy_slot/,/^}/s/    if (!is_box(v))/    if (!is_box(v) || (i \& 15) == 5)/' \
+$m map-copy-drops-key lib/map_table.c '/^static void copy_slot/,/^}/s/    if (!is_box(v))/    if (!is_box(v) || (i \& 15) == 5)/' \
     linearizability map.churn,map.resize no "a resize skips one slot in 16 when it copies the old table, so keys vanish from the map"
-$m map-relaxed-publish lib/map.c 's/            if (atomic_compare_exchange_strong_explicit(&s->val, &v, nv, memory_order_acq_rel,/            if (atomic_compare_exchange_strong_explicit(\&s->val, \&v, nv, memory_order_relaxed,/' \
+$m map-relaxed-publish lib/map.c '/atomic_compare_exchange_strong_explicit(&s->val, &v, nv,$/{n;s/memory_order_acq_rel,/memory_order_relaxed,/;}' \
     tsan map.conflict,map.cas no "writes install the new value's box with a relaxed compare-and-swap, so a reader may see the box before its contents (and the user's value before its fields)"
 $m map-remove-frees-now lib/map.c 's/                    cask_hp_retire(m->domain, &((box \*)v)->node, (void \*)v, box_reclaim);/                    box_reclaim((void *)v);/' \
     tsan map.conflict,map.cas no "remove and put destroy the old value at once instead of retiring it through hazard pointers, while readers may still hold it"
