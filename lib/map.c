@@ -208,8 +208,8 @@ int cask_map_guard_acquire(cask_map *m, cask_map_guard **out)
     if (g == NULL)
         return CASK_ENOMEM;
     g->map = m;
-    cask_hp_slot **s[4] = {&g->tab, &g->nxt, &g->val, &g->it};
-    for (int i = 0; i < 4; i++) {
+    cask_hp_slot **s[5] = {&g->tab, &g->nxt, &g->val, &g->cmp, &g->it};
+    for (int i = 0; i < 5; i++) {
         if (cask_hp_slot_acquire(m->domain, s[i]) != 0) {
             while (i-- > 0)
                 cask_hp_slot_release(*s[i]);
@@ -229,6 +229,7 @@ void cask_map_guard_release(cask_map_guard *g)
     cask_hp_slot_release(g->tab);
     cask_hp_slot_release(g->nxt);
     cask_hp_slot_release(g->val);
+    cask_hp_slot_release(g->cmp);
     cask_hp_slot_release(g->it);
     g->map = NULL;
     cask__free(g);
@@ -494,8 +495,11 @@ static int write_key(cask_map *m, cask_map_guard *g, const mkey *k, int op, void
                 goto out;
             }
             if (op == OP_REPLACE || op == OP_REMOVE_IF) {
+                /* The current box goes in g->cmp, not g->val: g->val still protects the box
+                 * of `expected` (the caller's last get), so `expected` cannot be destroyed and
+                 * its address reused by another value while we compare against it (ABA). */
                 CASK__NOISE("map.write.loaded");
-                cask_hp_set(g->val, (void *)v);
+                cask_hp_set(g->cmp, (void *)v);
                 CASK__NOISE("map.write.published");
                 /* The hazard re-validation (hp.h). */
                 uintptr_t again = atomic_load_explicit(&s->val, memory_order_acquire); /* pairs with the value CAS below, in the writer that stored again */
@@ -535,6 +539,7 @@ static int write_key(cask_map *m, cask_map_guard *g, const mkey *k, int op, void
             goto out;
     }
 out:
+    cask_hp_reset(g->cmp);
     cask_hp_reset(g->val);
     cask_hp_reset(g->tab);
     if (nb != NULL)

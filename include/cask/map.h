@@ -151,7 +151,11 @@ int cask_map_get_u64(cask_map *map, cask_map_guard *guard, uint64_t key, void **
  * and acquire (the replaced value's last writer happens before its destruction). On failure:
  * acquire on what was read. Linearizes at its successful compare-and-swap of the slot's value.
  * Memory: on success the map owns value; on failure the caller still does. The guard's previous
- * protection is dropped.
+ * protection is dropped when the call returns. replace compares `expected` by address, so it
+ * must not have been destroyed (its address reused by a newer value would match): pass the
+ * value the last get through this same guard returned; the guard keeps protecting it until
+ * the comparison is decided (a read-modify-write such as a counter increment is get, compute,
+ * replace, retried on CASK_ENOENT).
  */
 int cask_map_insert(cask_map *map, cask_map_guard *guard, const void *key, size_t len,
                     void *value);
@@ -171,6 +175,8 @@ int cask_map_replace_u64(cask_map *map, cask_map_guard *guard, uint64_t key, voi
  * Context, progress, ordering: as insert. Linearizes at its compare-and-swap (on CASK_ENOENT: at
  * the load that showed the key absent or mapped elsewhere).
  * Memory: the caller must not touch the removed value unless it protects it through a guard.
+ * remove_if compares `expected` by address: as for replace, pass the value the last get
+ * through this same guard returned, which the guard keeps protecting during the call.
  */
 int cask_map_remove(cask_map *map, cask_map_guard *guard, const void *key, size_t len);
 int cask_map_remove_u64(cask_map *map, cask_map_guard *guard, uint64_t key);

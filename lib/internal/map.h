@@ -77,7 +77,8 @@ struct cask_map_guard {
     cask_map *map;
     cask_hp_slot *tab; /* the table the call works on */
     cask_hp_slot *nxt; /* the table a resize copies into */
-    cask_hp_slot *val; /* the box returned or compared */
+    cask_hp_slot *val; /* the box get returned (replace/remove_if: the box of `expected`) */
+    cask_hp_slot *cmp; /* replace/remove_if: the slot's current box, while it is compared */
     cask_hp_slot *it;  /* the table an iteration walks */
 };
 
