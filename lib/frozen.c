@@ -3,41 +3,53 @@
  *
  * Design
  * ------
- * A region is one private anonymous mapping: a header page, never protected, then the data pages,
- * which the region occupies alone so that protecting them protects nothing else. The caller sees
- * the data pointer; the header sits exactly one page before it and starts with a magic number,
- * which is how every call recognises (and rejects) a pointer that is not a region.
+ * A region is one private anonymous mapping: a header page (the region's range and mapping
+ * size), then the data pages, which the region occupies alone so that protecting them protects
+ * nothing else. The caller sees the data pointer.
  *
- * Checked builds (CASK_CHECKED=1) freeze with mprotect(PROT_READ). A write then raises SIGSEGV
- * (SEGV_ACCERR). On the first freeze the process installs a SIGSEGV handler (pthread_once) that
- * looks the faulting address up in the registry of frozen regions and, if it falls in one,
- * reports the region's name, its freeze site (file and line), the address and the offset, and
- * aborts, all through the async-signal-safe cask__die_detail. A fault outside every frozen region
- * is not ours: the handler puts the previous disposition back and returns, so the faulting
- * instruction runs again and faults into the previous handler (or the default action).
+ * The registry is a fixed table of CASK__FROZEN_MAX records, each holding a copy of what the
+ * trap needs (start, length, whether it traps, and the report's strings and freeze site) plus a
+ * pointer to the range for owner lookups. A region has a record from alloc to free in every
+ * build; every call that takes a region pointer finds it in the registry (hashing the start
+ * address, probing linearly) and rejects a pointer that has none with CASK_EINVAL (or the
+ * misuse report), without reading memory near the pointer, which may not be mapped. A vector's
+ * range has a record only while frozen, in checked builds.
+ *
+ * Checked builds (CASK_CHECKED=1) freeze by marking the record trapping, then
+ * mprotect(PROT_READ). A write then raises SIGSEGV (SEGV_ACCERR). On the first freeze the
+ * process installs a SIGSEGV handler (pthread_once) that looks the faulting address up in the
+ * registry and, if it falls in a trapping record, reports the record's name, freeze site (file
+ * and line), the address and the offset, and aborts, all through the async-signal-safe
+ * cask__die_detail. The handler reads only the registry's atomics: never a range, never a
+ * header page, which another thread may be unmapping at that moment. It reads each record
+ * under the record's sequence word (a seqlock: odd while the owner rewrites it), so it never
+ * pairs the start of one range with the length or name of another. A fault outside every
+ * trapping record is not ours: the handler passes it to the previous handler (a function), or
+ * puts the default action back and returns, so the instruction faults again and the process
+ * dies the ordinary way. The handler is installed without SA_NODEFER: a fault inside it (or
+ * inside a previous handler it calls) is delivered with SIGSEGV blocked, which the kernel turns
+ * into the default action, never into unbounded recursion.
  *
  * Unchecked builds (CASK_CHECKED=0, as with -DNDEBUG in --config=opt) take a 64-bit FNV-1a
  * checksum of the data at the freeze and recompute it on thaw, free and verify; a mismatch
  * aborts with the same report ("modified after freeze"). Cheap, but it finds the write late and
  * does not say where it came from.
  *
- * The engine works on ranges (lib/internal/frozen.h): a region's header embeds one, and frozen
- * vectors freeze their element storage through the same calls, so one handler reports both.
- * The registry is a fixed array of atomic pointers to ranges plus a high-water mark, so the
- * signal handler can read it without locks: a freeze claims a free slot with a CAS and stores
- * the range pointer with release (after filling the range in), thaw and free clear it with
- * release; the handler reads with acquire. Its size bounds how many regions can be frozen at
- * once in checked builds (CASK__FROZEN_MAX); beyond that a freeze fails with CASK_ENOMEM.
- *
  * Invariants
  *   F1  range->frozen is true exactly while the range's pages are protected (checked builds) or
  *       range->checksum describes its bytes (unchecked builds).
- *   F2  In checked builds, a frozen range is in exactly one registry slot.
+ *   F2  A region has exactly one record from alloc to free; in checked builds a frozen range
+ *       has exactly one record, and it is trapping exactly while the pages are protected
+ *       (marked before mprotect(PROT_READ), cleared after mprotect(PROT_READ|PROT_WRITE)).
  *   F3  Nothing but freeze and thaw changes the protection of a region's pages.
+ *   F4  A record's claim word goes EMPTY -> USED once, then USED <-> FREE; only its owner (the
+ *       thread holding the range) writes its other fields, between two increments of seq.
  *
+ * Linearization: a record is visible to lookups from its claim CAS and to the handler from the
+ * even seq store that follows its fields; it leaves at the seq store that clears `trapping`.
  * Thread safety follows from the contract (frozen.h): freeze, thaw and free run on the sole
  * owner; readers only read. The only shared mutable state is the registry (atomics above) and
- * the handler installation (pthread_once).
+ * the handler installation (pthread_once, then a release flag for the previous disposition).
  */
 #define _GNU_SOURCE
 #include "cask/frozen.h"
@@ -54,19 +66,33 @@
 #include "internal/check.h"
 #include "internal/frozen.h"
 
-#define CASK__FROZEN_MAGIC UINT64_C(0x6672f2e7a5c0ffee)
-#define CASK__FROZEN_MAX 16384
+enum { CASK__SLOT_EMPTY = 0, CASK__SLOT_USED = 1, CASK__SLOT_FREE = 2 };
 
-/* The page before a region's data: never protected. */
+static const char cask__frozen_region_kind[] = "frozen region";
+
+/* One registry record. Every field is atomic: the handler and other threads' probes read them
+ * while the owner writes them. */
+typedef struct {
+    _Atomic unsigned claim;   /* EMPTY (never used), USED, FREE (used before) */
+    _Atomic uint64_t seq;     /* odd while the owner rewrites the fields below */
+    _Atomic(char *) start;
+    _Atomic size_t len;
+    _Atomic bool trapping;    /* frozen and write-protected: the handler reports writes */
+    _Atomic(const char *) kind, name, file;
+    _Atomic(const void *) object;
+    _Atomic int line;
+    _Atomic(cask__frozen_range *) range; /* for owner lookups; the handler never follows it */
+} cask__frozen_slot;
+
+/* The page before a region's data. */
 struct cask__frozen_header {
-    uint64_t magic;
     size_t map_size; /* header page + data pages */
     cask__frozen_range range;
 };
 
-static _Atomic(cask__frozen_range *) cask__frozen_registry[CASK__FROZEN_MAX];
-static _Atomic size_t cask__frozen_high_water;
+static cask__frozen_slot cask__frozen_registry[CASK__FROZEN_MAX];
 static struct sigaction cask__frozen_previous;
+static _Atomic bool cask__frozen_previous_ready;
 static pthread_once_t cask__frozen_once = PTHREAD_ONCE_INIT;
 static bool cask__frozen_handler_ok;
 
@@ -82,14 +108,81 @@ size_t cask__page_size(void)
     return p;
 }
 
-/* The header of a region, or NULL if region does not look like one. */
-static struct cask__frozen_header *cask__frozen_header_of(const void *region)
+static size_t cask__frozen_hash(const void *start)
 {
-    if (region == NULL || ((uintptr_t)region & (cask__page_size() - 1)) != 0)
+    uint64_t x = (uint64_t)(uintptr_t)start >> 12;
+    x *= UINT64_C(0x9E3779B97F4A7C15);
+    return (size_t)(x >> 50) & (CASK__FROZEN_MAX - 1); /* CASK__FROZEN_MAX is 2^14 */
+}
+
+/* The owner rewrites its record: seq odd, the fields, seq even. Only the owner writes seq. */
+static void cask__frozen_slot_write(cask__frozen_slot *s, const cask__frozen_range *r,
+                                    bool trapping)
+{
+    uint64_t q = atomic_load_explicit(&s->seq, memory_order_relaxed); /* only we write it */
+    atomic_store_explicit(&s->seq, q + 1, memory_order_relaxed); /* ordered by the releases below */
+    /* Release (each field): orders the odd seq before it; pairs with the handler's acquire
+     * load of the same field, after which its second seq load sees the odd value or later. */
+    atomic_store_explicit(&s->start, r->start, memory_order_release); /* Release: pairs with the acquire load in cask__frozen_on_fault */
+    atomic_store_explicit(&s->len, r->len, memory_order_release); /* Release: pairs with the acquire load in cask__frozen_on_fault */
+    atomic_store_explicit(&s->kind, r->kind, memory_order_release); /* Release: pairs with the acquire load in cask__frozen_on_fault */
+    atomic_store_explicit(&s->name, r->name, memory_order_release); /* Release: pairs with the acquire load in cask__frozen_on_fault */
+    atomic_store_explicit(&s->file, r->file, memory_order_release); /* Release: pairs with the acquire load in cask__frozen_on_fault */
+    atomic_store_explicit(&s->object, r->object, memory_order_release); /* Release: pairs with the acquire load in cask__frozen_on_fault */
+    atomic_store_explicit(&s->line, r->line, memory_order_release); /* Release: pairs with the acquire load in cask__frozen_on_fault */
+    atomic_store_explicit(&s->trapping, trapping, memory_order_release); /* Release: pairs with the acquire load in cask__frozen_on_fault */
+    atomic_store_explicit(&s->seq, q + 2, memory_order_release); /* Release: pairs with the handler's first (acquire) seq load: the fields above are complete */
+}
+
+int cask__frozen_range_register(cask__frozen_range *r)
+{
+    size_t h = cask__frozen_hash(r->start);
+    for (size_t k = 0; k < CASK__FROZEN_MAX; k++) {
+        cask__frozen_slot *s = &cask__frozen_registry[(h + k) & (CASK__FROZEN_MAX - 1)];
+        unsigned c = atomic_load_explicit(&s->claim, memory_order_relaxed); /* a filter */
+        if (c == CASK__SLOT_USED)
+            continue;
+        if (!atomic_compare_exchange_strong_explicit(&s->claim, &c, CASK__SLOT_USED, /* acquire: pairs with the release FREE store in cask__frozen_range_forget (the last owner's seq) */
+                                                     memory_order_acquire, memory_order_relaxed))
+            continue;
+        atomic_store_explicit(&s->range, r, memory_order_relaxed); /* finders have happens-before with us */
+        r->slot = (size_t)(s - cask__frozen_registry);
+        r->registered = true;
+        cask__frozen_slot_write(s, r, false);
+        return 0;
+    }
+    return CASK_ENOMEM;
+}
+
+cask__frozen_range *cask__frozen_range_find(const void *start)
+{
+    if (start == NULL)
         return NULL;
-    struct cask__frozen_header *h =
-        (struct cask__frozen_header *)((uintptr_t)region - cask__page_size());
-    return h->magic == CASK__FROZEN_MAGIC ? h : NULL;
+    /* Relaxed loads are enough: the caller's range was registered before it got the pointer
+     * (happens-before), and every record probed before it was USED then and never becomes
+     * EMPTY again (coherence: a later read sees that value or a later one). */
+    size_t h = cask__frozen_hash(start);
+    for (size_t k = 0; k < CASK__FROZEN_MAX; k++) {
+        cask__frozen_slot *s = &cask__frozen_registry[(h + k) & (CASK__FROZEN_MAX - 1)];
+        unsigned c = atomic_load_explicit(&s->claim, memory_order_relaxed);
+        if (c == CASK__SLOT_EMPTY)
+            return NULL;
+        if (c == CASK__SLOT_USED && atomic_load_explicit(&s->start, memory_order_relaxed) == start)
+            return atomic_load_explicit(&s->range, memory_order_relaxed);
+    }
+    return NULL;
+}
+
+void cask__frozen_range_forget(cask__frozen_range *r)
+{
+    if (!r->registered)
+        return;
+    cask__frozen_slot *s = &cask__frozen_registry[r->slot];
+    cask__frozen_range gone = {0};
+    cask__frozen_slot_write(s, &gone, false);
+    r->registered = false;
+    r->transient = false;
+    atomic_store_explicit(&s->claim, CASK__SLOT_FREE, memory_order_release); /* Release: pairs with the acquire claim CAS in cask__frozen_range_register */
 }
 
 static uint64_t cask__frozen_checksum(const cask__frozen_range *r)
@@ -101,27 +194,66 @@ static uint64_t cask__frozen_checksum(const cask__frozen_range *r)
     return sum;
 }
 
-/* SIGSEGV handler: a write to a frozen range becomes a report; anything else is not ours. */
+/* Passes a fault that is not a write to frozen memory to whoever handled SIGSEGV before. */
+static void cask__frozen_pass_on(int sig, siginfo_t *info, void *context)
+{
+    struct sigaction dfl;
+    if (atomic_load_explicit(&cask__frozen_previous_ready, memory_order_acquire)) { /* acquire: pairs with the release store in cask__frozen_install (previous is filled in) */
+        const struct sigaction *p = &cask__frozen_previous;
+        if ((p->sa_flags & SA_SIGINFO) && p->sa_sigaction != NULL) {
+            p->sa_sigaction(sig, info, context);
+            return;
+        }
+        if (!(p->sa_flags & SA_SIGINFO) && p->sa_handler != SIG_DFL &&
+            p->sa_handler != SIG_IGN) {
+            p->sa_handler(sig);
+            return;
+        }
+    }
+    /* Default (or ignored, which for a fault would loop): the instruction faults again into
+     * the default action when we return. */
+    memset(&dfl, 0, sizeof(dfl));
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    sigaction(sig, &dfl, NULL);
+}
+
+/* SIGSEGV handler: a write to a trapping record becomes a report; anything else is passed on.
+ * Async-signal-safe: it reads only the registry's atomics (lock-free) and calls write/abort. */
 static void cask__frozen_on_fault(int sig, siginfo_t *info, void *context)
 {
-    (void)context;
     const char *addr = info->si_addr;
-    /* Acquire: pairs with the release update of the high-water mark in register. */
-    size_t n = atomic_load_explicit(&cask__frozen_high_water, memory_order_acquire);
-    for (size_t i = 0; i < n; i++) {
-        /* Acquire: pairs with the release store that registered the filled-in range. */
-        cask__frozen_range *r =
-            atomic_load_explicit(&cask__frozen_registry[i], memory_order_acquire);
-        if (r != NULL && addr >= r->start && addr < r->start + r->len)
-            cask__die_detail(r->file, r->line, "frozen at", r->kind, r->name, r->object,
-                             "write to frozen memory: it is immutable since it was frozen, and "
-                             "may be shared with other threads",
-                             addr, (size_t)(addr - r->start),
-                             "do not write to frozen memory: thaw it first if you are its only "
-                             "owner, or make a mutable copy");
+    for (size_t i = 0; i < CASK__FROZEN_MAX; i++) {
+        cask__frozen_slot *s = &cask__frozen_registry[i];
+        if (atomic_load_explicit(&s->claim, memory_order_relaxed) != CASK__SLOT_USED)
+            continue; /* a filter; the seq check below decides */
+        for (int attempt = 0; attempt < 4; attempt++) {
+            uint64_t q = atomic_load_explicit(&s->seq, memory_order_acquire); /* Acquire: pairs with the release even seq store in cask__frozen_slot_write */
+            if (q & 1)
+                continue; /* being rewritten: look again */
+            bool trapping = atomic_load_explicit(&s->trapping, memory_order_acquire); /* Acquire: pairs with the release store in cask__frozen_slot_write */
+            char *start = atomic_load_explicit(&s->start, memory_order_acquire); /* Acquire: pairs with the release store in cask__frozen_slot_write */
+            size_t len = atomic_load_explicit(&s->len, memory_order_acquire); /* Acquire: pairs with the release store in cask__frozen_slot_write */
+            const char *kind = atomic_load_explicit(&s->kind, memory_order_acquire); /* Acquire: pairs with the release store in cask__frozen_slot_write */
+            const char *name = atomic_load_explicit(&s->name, memory_order_acquire); /* Acquire: pairs with the release store in cask__frozen_slot_write */
+            const char *file = atomic_load_explicit(&s->file, memory_order_acquire); /* Acquire: pairs with the release store in cask__frozen_slot_write */
+            const void *object = atomic_load_explicit(&s->object, memory_order_acquire); /* Acquire: pairs with the release store in cask__frozen_slot_write */
+            int line = atomic_load_explicit(&s->line, memory_order_acquire); /* Acquire: pairs with the release store in cask__frozen_slot_write */
+            /* Relaxed: ordered after the acquire loads above; unchanged means they all came
+             * from the one version that the first load saw completed. */
+            if (atomic_load_explicit(&s->seq, memory_order_relaxed) != q)
+                continue;
+            if (trapping && addr >= start && addr < start + len)
+                cask__die_detail(file, line, "frozen at", kind, name, object,
+                                 "write to frozen memory: it is immutable since it was frozen, "
+                                 "and may be shared with other threads",
+                                 addr, (size_t)(addr - start),
+                                 "do not write to frozen memory: thaw it first if you are its "
+                                 "only owner, or make a mutable copy");
+            break;
+        }
     }
-    /* Not frozen memory: give the fault back to whoever handled it before. */
-    sigaction(sig, &cask__frozen_previous, NULL);
+    cask__frozen_pass_on(sig, info, context);
 }
 
 static void cask__frozen_install(void)
@@ -129,41 +261,10 @@ static void cask__frozen_install(void)
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_sigaction = cask__frozen_on_fault;
-    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK; /* no SA_NODEFER: a fault in the handler is fatal */
     sigemptyset(&sa.sa_mask);
     cask__frozen_handler_ok = sigaction(SIGSEGV, &sa, &cask__frozen_previous) == 0;
-}
-
-/* Puts r in a free registry slot. Returns false if the registry is full. */
-static bool cask__frozen_register(cask__frozen_range *r)
-{
-    for (size_t i = 0; i < CASK__FROZEN_MAX; i++) {
-        cask__frozen_range *expected = NULL;
-        if (atomic_load_explicit(&cask__frozen_registry[i], memory_order_relaxed) != NULL)
-            continue;
-        /* Release: pairs with the handler's acquire load (the range is filled in). */
-        if (atomic_compare_exchange_strong_explicit(&cask__frozen_registry[i], &expected, r,
-                                                    memory_order_release,
-                                                    memory_order_relaxed)) {
-            r->registry_index = i;
-            size_t hw = atomic_load_explicit(&cask__frozen_high_water, memory_order_relaxed);
-            /* Release: pairs with the handler's acquire load of the high-water mark. */
-            while (hw <= i && !atomic_compare_exchange_weak_explicit(
-                                  &cask__frozen_high_water, &hw, i + 1, memory_order_release,
-                                  memory_order_relaxed)) {
-            }
-            return true;
-        }
-    }
-    return false;
-}
-
-void cask__frozen_range_forget(cask__frozen_range *r)
-{
-    if (CASK_CHECKED && r->frozen)
-        /* Release: pairs with the handler's acquire load; the slot may be reused. */
-        atomic_store_explicit(&cask__frozen_registry[r->registry_index], NULL,
-                              memory_order_release);
+    atomic_store_explicit(&cask__frozen_previous_ready, cask__frozen_handler_ok, memory_order_release); /* Release: pairs with the acquire load in cask__frozen_pass_on */
 }
 
 static void cask__frozen_die_modified(const cask__frozen_range *r)
@@ -178,16 +279,27 @@ static void cask__frozen_die_modified(const cask__frozen_range *r)
 
 int cask__frozen_range_freeze(cask__frozen_range *r, const char *file, int line)
 {
+    const char *old_file = r->file;
+    int old_line = r->line;
     r->file = file;
     r->line = line;
     if (CASK_CHECKED) {
         pthread_once(&cask__frozen_once, cask__frozen_install);
-        if (!cask__frozen_handler_ok || !cask__frozen_register(r))
+        bool claimed = false;
+        if (!cask__frozen_handler_ok ||
+            (!r->registered && !(claimed = cask__frozen_range_register(r) == 0))) {
+            r->file = old_file, r->line = old_line;
             return CASK_ENOMEM;
+        }
+        r->transient = r->transient || claimed;
+        /* Trapping before the protection (F2): a fault after mprotect finds the record. */
+        cask__frozen_slot_write(&cask__frozen_registry[r->slot], r, true);
         if (r->len > 0 && mprotect(r->start, r->len, PROT_READ) != 0) {
-            /* Release: pairs with the handler's acquire load. */
-            atomic_store_explicit(&cask__frozen_registry[r->registry_index], NULL,
-                                  memory_order_release);
+            r->file = old_file, r->line = old_line;
+            if (claimed)
+                cask__frozen_range_forget(r);
+            else
+                cask__frozen_slot_write(&cask__frozen_registry[r->slot], r, false);
             return CASK_ENOMEM;
         }
     } else {
@@ -202,7 +314,10 @@ int cask__frozen_range_thaw(cask__frozen_range *r)
     if (CASK_CHECKED) {
         if (r->len > 0 && mprotect(r->start, r->len, PROT_READ | PROT_WRITE) != 0)
             return CASK_ENOMEM;
-        cask__frozen_range_forget(r);
+        if (r->transient)
+            cask__frozen_range_forget(r);
+        else if (r->registered)
+            cask__frozen_slot_write(&cask__frozen_registry[r->slot], r, false);
     } else {
         cask__frozen_range_verify(r);
     }
@@ -221,6 +336,19 @@ bool cask_frozen_traps_writes(void)
     return CASK_CHECKED != 0;
 }
 
+/* The header of the region whose data starts at `region`, found through the registry (no
+ * memory near `region` is read), or NULL if it is not a live region from cask_frozen_alloc. */
+static struct cask__frozen_header *cask__frozen_header_of(const void *region)
+{
+    if (region == NULL || ((uintptr_t)region & (cask__page_size() - 1)) != 0)
+        return NULL;
+    cask__frozen_range *r = cask__frozen_range_find(region);
+    if (r == NULL || r->kind != cask__frozen_region_kind)
+        return NULL;
+    return (struct cask__frozen_header *)(void *)((char *)r -
+                                                 offsetof(struct cask__frozen_header, range));
+}
+
 int cask_frozen_alloc(size_t size, const char *name, void **out)
 {
     if (out == NULL || size == 0)
@@ -234,13 +362,16 @@ int cask_frozen_alloc(size_t size, const char *name, void **out)
     if (base == MAP_FAILED)
         return CASK_ENOMEM;
     struct cask__frozen_header *h = base;
-    h->magic = CASK__FROZEN_MAGIC;
     h->map_size = page + data_size;
-    h->range.kind = "frozen region";
+    h->range.kind = cask__frozen_region_kind;
     h->range.name = name;
     h->range.start = (char *)base + page;
     h->range.len = data_size;
     h->range.object = h->range.start;
+    if (cask__frozen_range_register(&h->range) != 0) {
+        munmap(base, page + data_size);
+        return CASK_ENOMEM;
+    }
     *out = h->range.start;
     return 0;
 }
@@ -291,6 +422,5 @@ void cask_frozen_free(void *region)
                   "free only pointers from cask_frozen_alloc, once");
     cask__frozen_range_verify(&h->range);
     cask__frozen_range_forget(&h->range);
-    h->magic = 0;
     munmap(h, h->map_size);
 }

@@ -296,9 +296,14 @@ int cask_vec_freeze_at(cask_vec *v, const char *file, int line)
     v->range.start = v->data;
     v->range.len = cask__round_pages(len * v->elem_size);
     int rc = cask__frozen_range_freeze(&v->range, file, line);
-    /* Release: pairs with the acquire loads of state in get, is_frozen and frozen_data. */
-    atomic_fetch_or_explicit(&v->state, CASK__VEC_FROZEN, memory_order_release);
-    return rc;
+    if (rc != 0) {
+        /* Undo: the vector is mutable again, unchanged (mutations that ran meanwhile failed
+         * with CASK_EFROZEN: they saw a freeze in progress). */
+        atomic_fetch_and_explicit(&v->state, ~CASK__VEC_CLOSING, memory_order_release); /* release: pairs with the seq_cst state loads in push and set (they may mutate again) */
+        return rc;
+    }
+    atomic_fetch_or_explicit(&v->state, CASK__VEC_FROZEN, memory_order_release); /* release: pairs with the acquire loads of state in get, is_frozen and frozen_data */
+    return 0;
 }
 
 bool cask_vec_is_frozen(const cask_vec *v)

@@ -4,10 +4,15 @@
  * it traps at once with a report naming the region, the freeze site and the faulting address;
  * in unchecked builds (this file is also built against //:cask_unchecked) the checksum check
  * aborts with "modified after freeze". A fault that is not a frozen write still crashes the
- * ordinary way.
+ * ordinary way, or goes to the handler the program had installed before, even while other
+ * threads freeze and free regions. A pointer that is not a region is rejected without reading
+ * the memory around it.
  */
 #define _GNU_SOURCE
+#include <pthread.h>
+#include <setjmp.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -15,6 +20,7 @@
 
 #include "cask/cask.h"
 #include "cask/frozen.h"
+#include "cask/vec.h"
 #include "expect.h"
 
 typedef struct {
@@ -134,9 +140,93 @@ static void test_other_faults_pass_through(void)
     EXPECT(strstr(out, "frozen region") == NULL);
 }
 
+/* A page-aligned pointer whose previous page is not mapped is rejected, not read around; so is
+ * a frozen vector's array (frozen storage, but not a region). */
+static void test_not_a_region(void)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    char *two = mmap(NULL, (size_t)page * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                     -1, 0);
+    EXPECT(two != MAP_FAILED);
+    EXPECT_EQ(munmap(two, (size_t)page), 0);
+    EXPECT_EQ(cask_frozen_freeze(two + page), CASK_EINVAL);
+    EXPECT_EQ(cask_frozen_thaw(two + page), CASK_EINVAL);
+    EXPECT_EQ(munmap(two + page, (size_t)page), 0);
+
+    cask_vec *v;
+    EXPECT_EQ(cask_vec_create(8, 0, "not a region", &v), 0);
+    uint64_t x = 1;
+    EXPECT_EQ(cask_vec_push(v, &x, NULL), 0);
+    EXPECT_EQ(cask_vec_freeze(v), 0);
+    void *data = (void *)cask_vec_frozen_data(v);
+    EXPECT_EQ(cask_frozen_thaw(data), CASK_EINVAL);
+    EXPECT_EQ(cask_frozen_freeze(data), CASK_EINVAL);
+    cask_vec_unref(v);
+}
+
+/* ---- the program's own SIGSEGV handler keeps working, and the trap with it ---- */
+
+static sigjmp_buf recover_point;
+static _Atomic int churn_stop;
+
+static void program_handler(int sig)
+{
+    (void)sig;
+    siglongjmp(recover_point, 1);
+}
+
+/* Freezes and frees regions as fast as it can: the handler must never read a range that is
+ * being unmapped. */
+static void *churn(void *arg)
+{
+    (void)arg;
+    /* Relaxed: a stop flag; the join orders everything else. */
+    while (!atomic_load_explicit(&churn_stop, memory_order_relaxed)) {
+        void *r;
+        EXPECT_EQ(cask_frozen_alloc(100, "churn", &r), 0);
+        EXPECT_EQ(cask_frozen_freeze(r), 0);
+        cask_frozen_free(r);
+    }
+    return NULL;
+}
+
+static void faults_pass_to_program_handler(void *arg)
+{
+    (void)arg;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = program_handler;
+    sigemptyset(&sa.sa_mask);
+    EXPECT_EQ(sigaction(SIGSEGV, &sa, NULL), 0);
+    config *c = make_frozen_config(); /* installs the trap's handler, after the program's */
+    long page = sysconf(_SC_PAGESIZE);
+    volatile int *ro = mmap(NULL, (size_t)page, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    EXPECT(ro != MAP_FAILED);
+    static pthread_t t;
+    EXPECT_EQ(pthread_create(&t, NULL, churn, NULL), 0);
+    volatile int recovered = 0;
+    for (volatile int i = 0; i < 40; i++) {
+        if (sigsetjmp(recover_point, 1) == 0)
+            *ro = 1; /* not frozen memory: the program's handler recovers */
+        else
+            recovered++;
+    }
+    atomic_store_explicit(&churn_stop, 1, memory_order_relaxed);
+    EXPECT_EQ(pthread_join(t, NULL), 0);
+    EXPECT_EQ(recovered, 40);
+    c->limits[3] = 0; /* frozen memory: still trapped and reported */
+}
+
 int main(void)
 {
     char line[32];
+    /* First, before anything is frozen in this process: the program's handler must be
+     * installed before the trap's (a handler installed after cask's replaces it). */
+    if (cask_frozen_traps_writes()) {
+        const char *const needles[] = {"frozen region \"server config\"", "frozen_test.c:",
+                                       "write to frozen memory", "offset 96", NULL};
+        EXPECT(expect_death(faults_pass_to_program_handler, NULL, needles));
+    }
     test_basics();
     test_many_regions();
     make_frozen_config(); /* sets freeze_line */
@@ -152,5 +242,6 @@ int main(void)
         EXPECT(expect_death(write_after_freeze, NULL, needles));
     }
     test_other_faults_pass_through();
+    test_not_a_region();
     return 0;
 }

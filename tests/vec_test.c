@@ -4,11 +4,14 @@
  * for the sole owner and copies otherwise; a write through the frozen array is reported (trap in
  * checked builds, checksum in unchecked ones: this file is also built against
  * //:cask_unchecked); and producers racing a freeze lose nothing: every push that succeeded is
- * in the frozen vector exactly once, every other one failed with CASK_EFROZEN.
+ * in the frozen vector exactly once, every other one failed with CASK_EFROZEN. A freeze that
+ * fails (checked builds: the frozen-memory registry is full) leaves the vector mutable and
+ * unchanged.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cask/cask.h"
@@ -97,7 +100,7 @@ static void test_freeze_thaw(void)
 }
 
 /* The report must name the freeze call's line; the child checks that this constant is it. */
-#define FREEZE_LINE 109
+#define FREEZE_LINE 112
 
 static void write_through_frozen_array(void *arg)
 {
@@ -110,6 +113,52 @@ static void write_through_frozen_array(void *arg)
     uint64_t *cheat = (uint64_t *)cask_vec_frozen_data(v);
     cheat[7] = 0; /* checked builds die here */
     cask_vec_unref(v); /* unchecked builds die here: the checksum no longer matches */
+}
+
+/* Checked builds: fill the frozen-memory registry with frozen regions, so the vector's freeze
+ * cannot register its storage: it must fail with CASK_ENOMEM and leave the vector as it was,
+ * mutable; with one record free again, the same freeze succeeds. */
+static void test_failed_freeze_changes_nothing(void)
+{
+    if (!cask_frozen_traps_writes())
+        return; /* unchecked builds checksum instead: no registry, no such failure */
+    enum { MAX_REGIONS = 1 << 16 };
+    void **regions = calloc(MAX_REGIONS, sizeof(void *));
+    EXPECT(regions != NULL);
+    size_t n = 0;
+    while (n < MAX_REGIONS) {
+        void *r;
+        if (cask_frozen_alloc(8, "filler", &r) != 0)
+            break;
+        if (cask_frozen_freeze(r) != 0) {
+            cask_frozen_free(r);
+            break;
+        }
+        regions[n++] = r;
+    }
+    EXPECT(n > 0 && n < MAX_REGIONS); /* the registry is bounded, and now full */
+    cask_vec *v;
+    EXPECT_EQ(cask_vec_create(8, 0, "unlucky", &v), 0);
+    for (uint64_t i = 0; i < 10; i++)
+        EXPECT_EQ(cask_vec_push(v, &i, NULL), 0);
+    EXPECT_EQ(cask_vec_freeze(v), CASK_ENOMEM);
+    EXPECT(!cask_vec_is_frozen(v));
+    EXPECT(cask_vec_frozen_data(v) == NULL);
+    EXPECT_EQ(cask_vec_length(v), 10);
+    uint64_t x = 10, got = 0;
+    EXPECT_EQ(cask_vec_push(v, &x, NULL), 0); /* still mutable */
+    EXPECT_EQ(cask_vec_set(v, 0, &x), 0);
+    EXPECT_EQ(cask_vec_get(v, 0, &got), 0);
+    EXPECT_EQ(got, 10);
+    cask_frozen_free(regions[--n]);
+    EXPECT_EQ(cask_vec_freeze(v), 0);
+    EXPECT(cask_vec_is_frozen(v));
+    EXPECT_EQ(cask_vec_length(v), 11);
+    EXPECT_EQ(cask_vec_push(v, &x, NULL), CASK_EFROZEN);
+    cask_vec_unref(v);
+    while (n > 0)
+        cask_frozen_free(regions[--n]);
+    free(regions);
 }
 
 /* ---- producers racing a freeze ---- */
@@ -191,6 +240,7 @@ int main(void)
     test_sizes_and_errors();
     test_freeze_thaw();
     test_freeze_races_push();
+    test_failed_freeze_changes_nothing();
     char line[32];
     snprintf(line, sizeof(line), "vec_test.c:%d", FREEZE_LINE);
     const char *common[] = {"frozen vector \"routing table\"", "frozen at", line, "fix:", NULL,

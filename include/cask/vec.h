@@ -27,14 +27,15 @@
  *   (1) unref may run concurrently with anything done through other references; the call that
  *       drops the last reference must be the last call on the vector.
  *
- * Progress: push, set and freeze's marking are lock-free (a push retries only when another push
- * or the freeze changed the length word); get and length are wait-free, except that a get of an
- * element whose push is still between its reservation and its publication waits for it (a few
- * instructions, unless that pusher is preempted); freeze waits for the mutations already in
- * flight when it starts, never for new ones (they fail). Frozen reads are plain loads.
- * Linearization: push at its reservation CAS, set at its element store, freeze at its first
- * CAS on the length word: every mutation takes effect before it (and is in the frozen vector)
- * or fails with CASK_EFROZEN; none is lost or half applied.
+ * Progress: push and freeze's marking are lock-free (a push retries only when another push or
+ * the freeze changed the length word); length is wait-free; get and set are wait-free except
+ * that a get or set of an element whose push is still between its reservation and its
+ * publication waits for that push (a few instructions, unless that pusher is preempted): they
+ * are blocking in that case; freeze waits for the mutations already in flight when it starts,
+ * never for new ones (they fail). Frozen reads are plain loads.
+ * Linearization: push at its reservation CAS, set at its element store, freeze at its atomic
+ * fetch-or of the CLOSING flag into the length word: every mutation takes effect before it
+ * (and is in the frozen vector) or fails with CASK_EFROZEN; none is lost or half applied.
  * Memory: reference counted. create gives one reference; cask_vec_ref adds one; cask_vec_unref
  * drops one and the last frees. Storage of a live vector is never freed, so readers need no
  * hazard pointers at any time.
@@ -90,7 +91,10 @@ int cask_vec_get(const cask_vec *v, size_t i, void *out);
  * cask_vec_set - replace element i with the element at `elem`.
  * Returns 0; CASK_EFROZEN if the vector is frozen or being frozen; CASK_ENOENT if i >= length.
  * On failure nothing changed. Context: any thread holding a reference; concurrent sets of the
- * same index: one of the values wins, each get sees one whole value. Progress: lock-free.
+ * same index: one of the values wins, each get sees one whole value. Progress: blocking in one
+ * case only, like get: if the push of index i has reserved it but not yet stored its element,
+ * set waits for that push (a few instructions, unless the pusher is preempted); otherwise it
+ * takes a bounded number of steps.
  * Ordering: release, pairing with the get that reads the value.
  */
 int cask_vec_set(cask_vec *v, size_t i, const void *elem);
@@ -108,8 +112,10 @@ size_t cask_vec_length(const cask_vec *v);
  * through a raw pointer traps with a report naming this call's file and line), otherwise it
  * checksums them (verified on thaw and on the last unref).
  * Returns 0; CASK_EFROZEN if it is already frozen or another freeze is running (no change);
- * CASK_ENOMEM if the protection could not be set up (the vector is then frozen all the same,
- * but unprotected).
+ * CASK_ENOMEM if the protection could not be set up (checked builds: the registry of frozen
+ * memory is full, see cask/frozen.h, or the kernel refused): the freeze is undone, and the
+ * vector is unchanged and mutable (mutations that overlapped this call may have failed with
+ * CASK_EFROZEN: they saw a freeze in progress).
  * Context: any thread holding a reference. Progress: blocking only on mutations in flight.
  * Ordering: everything every successful mutation did happens before freeze returns, and before
  * any call that observes the vector frozen (is_frozen, frozen_data, a get of a frozen vector).
