@@ -24,7 +24,8 @@
  *   queue.NpNc   N producers push, N consumers pop (spinning, with a sched_yield after 64 empty
  *                tries in a row) until each consumer took as many items as a producer pushed:
  *                1p1c at 2 threads, 2p2c at 4, 4p4c at 8 (8 threads oversubscribe 2 cores).
- * After the table: the memory check (malloc'd bytes before a burst of 1,000,000 pushes, at its
+ * After the table: the goals below, each as a ratio with a verdict, for cask and cask_bq; then
+ * the memory check (malloc'd bytes before a burst of 1,000,000 pushes, at its
  * peak, and after popping everything and cask_hp_drain).
  *
  * Goals (2-core machine, --config=opt): at 2 threads at least 2x the best peer; at 8 threads at
@@ -554,6 +555,55 @@ static void memory_check(void)
     cask_queue_destroy(q);
 }
 
+/* The row of (bench, impl, threads), or NULL if it was not measured. */
+static const cask_bench_result *find_row(const cask_bench_results *r, const char *bench,
+                                         const char *impl, unsigned threads)
+{
+    for (size_t i = 0; i < r->count; i++)
+        if (r->rows[i].threads == threads && strcmp(r->rows[i].bench, bench) == 0 &&
+            strcmp(r->rows[i].impl, impl) == 0)
+            return &r->rows[i];
+    return NULL;
+}
+
+/*
+ * One goal line: how many times faster `ours` is than the reference, where the reference is the
+ * named peer, or (peer NULL) the fastest of the peers measured (not cask's own queues).
+ */
+static void goal(const cask_bench_results *r, const char *bench, unsigned threads,
+                 const char *ours, const char *peer, double want)
+{
+    const cask_bench_result *o = find_row(r, bench, ours, threads), *best = NULL;
+    for (size_t i = 0; i < sizeof(impls) / sizeof(impls[0]); i++) {
+        if (strncmp(impls[i].name, "cask", 4) == 0 ||
+            (peer != NULL && strcmp(impls[i].name, peer) != 0))
+            continue;
+        const cask_bench_result *p = find_row(r, bench, impls[i].name, threads);
+        if (p != NULL && (best == NULL || p->ns_per_op < best->ns_per_op))
+            best = p;
+    }
+    if (o == NULL || best == NULL)
+        return; /* not measured (filtered out, or an odd thread count) */
+    double x = best->ns_per_op / o->ns_per_op;
+    printf("  %-12s %2u threads  %-8s vs %-13s %5.2fx  (goal >= %.1fx: %s)\n", bench, threads,
+           ours, best->impl, x, want, x >= want ? "met" : "NOT met");
+}
+
+/* The goals of the header comment, for both of cask's queues. */
+static void goals(const cask_bench_results *r)
+{
+    printf("\ngoals (times faster than the peer: peer ns/op / cask ns/op; \"best\" = fastest "
+           "peer):\n");
+    static const char *const ours[] = {"cask", "cask_bq"};
+    for (int k = 0; k < 2; k++) {
+        goal(r, "queue.pairs", 1, ours[k], "mutex", 1.2);
+        goal(r, "queue.pairs", 2, ours[k], NULL, 2.0);
+        goal(r, "queue.1p1c", 2, ours[k], NULL, 2.0);
+        goal(r, "queue.pairs", 8, ours[k], "mutex", 2.0);
+        goal(r, "queue.4p4c", 8, ours[k], "mutex", 2.0);
+    }
+}
+
 int main(int argc, char **argv)
 {
     cask_bench_options opt;
@@ -591,6 +641,7 @@ int main(int argc, char **argv)
         }
     }
     cask_bench_results_print(&results, "cask", stdout);
+    goals(&results);
     if (cask_bench_selected(&opt, "memory", "cask"))
         memory_check();
     if (opt.json_path != NULL && cask_bench_results_write_json(&results, opt.json_path) != 0)

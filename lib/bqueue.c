@@ -62,7 +62,9 @@
  * (lib/internal/futex.h) need the store that makes "not empty" / "not full" true and the waker's
  * load of the waiter count in one total order with the waiter's re-check. On x86-64 seq_cst RMWs
  * are the same instructions and seq_cst loads are plain loads; the only seq_cst store (Threshold
- * reset) runs once per enqueue that finds it lowered.
+ * reset) runs once per enqueue that finds it lowered. In the code every non-relaxed access names
+ * on its own line what it pairs with ("EC": and the eventcount's total order). The close-reason
+ * word and the wait loop are shared with the unbounded queue (lib/internal/closable.h).
  * No allocation after create; nothing to reclaim (entries are words, never freed while in use).
  */
 #define _GNU_SOURCE
@@ -76,9 +78,8 @@
 #include "cask/cask.h"
 #include "internal/alloc.h"
 #include "internal/check.h"
+#include "internal/closable.h"
 #include "internal/futex.h"
-
-#define SPIN_TRIES 64
 
 typedef struct cask__scq {
     _Alignas(64) _Atomic uint64_t head;
@@ -132,11 +133,12 @@ static inline _Atomic uint64_t *cask__scq_entry(const cask_bqueue *q, const cask
 /* Lets Tail catch up with Head after dequeuers overtook it (paper: catchup). */
 static void cask__scq_catchup(cask__scq *r, uint64_t tail, uint64_t head)
 {
-    /* seq_cst: only counters; in the eventcount order with the rest (see the essay). */
-    while (!atomic_compare_exchange_strong_explicit(&r->tail, &tail, head, memory_order_seq_cst,
-                                                    memory_order_seq_cst)) {
-        head = atomic_load_explicit(&r->head, memory_order_seq_cst); /* seq_cst: as above */
-        tail = atomic_load_explicit(&r->tail, memory_order_seq_cst); /* seq_cst: as above */
+    /* Only counters, compared; seq_cst keeps them in the eventcount order (see the essay). */
+    while (!atomic_compare_exchange_strong_explicit(&r->tail, &tail, head,
+                                                    memory_order_seq_cst, /* enqueue's FAA; EC */
+                                                    memory_order_seq_cst)) { /* as success */
+        head = atomic_load_explicit(&r->head, memory_order_seq_cst); /* dequeue's FAA; EC */
+        tail = atomic_load_explicit(&r->tail, memory_order_seq_cst); /* enqueue's FAA; EC */
         if (tail >= head)
             break;
     }
@@ -146,26 +148,28 @@ static void cask__scq_enqueue(cask_bqueue *q, cask__scq *r, uint64_t index)
 {
     const int64_t full = (int64_t)(3 * q->n - 1);
     for (;;) {
-        /* seq_cst: claims position t; in the eventcount order. */
-        uint64_t t = atomic_fetch_add_explicit(&r->tail, 1, memory_order_seq_cst);
+        /* Claims position t. */
+        uint64_t t = atomic_fetch_add_explicit(&r->tail, 1, memory_order_seq_cst); /* deq's load; EC */
         CASK__NOISE("queue.bq.enq.claimed");
         uint64_t tcycle = cask__scq_cycle_of_pos(q, t);
         _Atomic uint64_t *slot = cask__scq_entry(q, r, t);
-        /* seq_cst: acquire pairs with the dequeuer's fetch-or/CAS that freed the entry. */
-        uint64_t e = atomic_load_explicit(slot, memory_order_seq_cst);
+        /* Acquire: the dequeuer that freed the entry is done with it. */
+        uint64_t e = atomic_load_explicit(slot, memory_order_seq_cst); /* deq's fetch_or/CAS */
         while (cask__scq_cycle(q, e) < tcycle && (e & cask__scq_bot(q)) == cask__scq_bot(q) &&
                ((e & cask__scq_safe(q)) != 0 ||
-                /* seq_cst: the paper's Head <= T test; only compared. */
-                atomic_load_explicit(&r->head, memory_order_seq_cst) <= t)) {
+                /* The paper's Head <= T test; only compared. */
+                atomic_load_explicit(&r->head, memory_order_seq_cst) <= t)) { /* deq FAA; EC */
             uint64_t fresh = (tcycle << 1) | cask__scq_safe(q) | index;
-            /* seq_cst: release publishes data[index] (B2) to the dequeuer's acquire load of
-             * this entry; in the eventcount order ("not empty" becomes true here). */
-            if (atomic_compare_exchange_strong_explicit(slot, &e, fresh, memory_order_seq_cst,
-                                                        memory_order_seq_cst)) {
+            /* Release publishes data[index] (B2) to the dequeuer's acquire load of this entry;
+             * in the eventcount order ("not empty" becomes true here). */
+            if (atomic_compare_exchange_strong_explicit(slot, &e, fresh,
+                                                        memory_order_seq_cst, /* deq's load; EC */
+                                                        memory_order_seq_cst)) { /* as success */
                 CASK__NOISE("queue.bq.enq.stored");
-                /* seq_cst: reopens dequeuing (pairs with the dequeuers' load of threshold). */
-                if (atomic_load_explicit(&r->threshold, memory_order_seq_cst) != full)
-                    atomic_store_explicit(&r->threshold, full, memory_order_seq_cst);
+                /* Reopens dequeuing. */
+                if (atomic_load_explicit(&r->threshold, memory_order_seq_cst) != full) /* EC */
+                    atomic_store_explicit(&r->threshold, full,
+                                          memory_order_seq_cst); /* deq's threshold load; EC */
                 return;
             }
             CASK__NOISE("queue.bq.enq.retry");
@@ -176,24 +180,26 @@ static void cask__scq_enqueue(cask_bqueue *q, cask__scq *r, uint64_t index)
 /* Returns an index, or -1 if the ring was empty. */
 static int64_t cask__scq_dequeue(cask_bqueue *q, cask__scq *r)
 {
-    /* seq_cst: pairs with the enqueuer's threshold store; eventcount re-check order. */
-    if (atomic_load_explicit(&r->threshold, memory_order_seq_cst) < 0)
+    /* A re-check of the eventcount must see the enqueuer's threshold store. */
+    if (atomic_load_explicit(&r->threshold, memory_order_seq_cst) < 0) /* enq's store; EC */
         return -1;
     for (;;) {
-        /* seq_cst: claims position h; in the eventcount order. */
-        uint64_t h = atomic_fetch_add_explicit(&r->head, 1, memory_order_seq_cst);
+        /* Claims position h. */
+        uint64_t h = atomic_fetch_add_explicit(&r->head, 1,
+                                               memory_order_seq_cst); /* Head <= T test; EC */
         CASK__NOISE("queue.bq.deq.claimed");
         uint64_t hcycle = cask__scq_cycle_of_pos(q, h);
         _Atomic uint64_t *slot = cask__scq_entry(q, r, h);
-        /* seq_cst: acquire pairs with the enqueuer's CAS (data[index], B2). */
-        uint64_t e = atomic_load_explicit(slot, memory_order_seq_cst);
+        /* Acquire: data[index] (B2). */
+        uint64_t e = atomic_load_explicit(slot, memory_order_seq_cst); /* enqueuer's CAS; EC */
         for (;;) {
             uint64_t ecycle = cask__scq_cycle(q, e);
             uint64_t idx = e & cask__scq_bot(q);
             if (ecycle == hcycle && idx != cask__scq_bot(q)) {
-                /* seq_cst: consumes the entry (index := BOT); release for the enqueuer of a
-                 * later cycle that will reuse it. */
-                atomic_fetch_or_explicit(slot, cask__scq_bot(q), memory_order_seq_cst);
+                /* Consumes the entry (index := BOT); release for the enqueuer of a later cycle
+                 * that will reuse it. */
+                atomic_fetch_or_explicit(slot, cask__scq_bot(q),
+                                         memory_order_seq_cst); /* a later enqueue's load */
                 CASK__NOISE("queue.bq.deq.consumed");
                 return (int64_t)idx;
             }
@@ -202,25 +208,25 @@ static int64_t cask__scq_dequeue(cask_bqueue *q, cask__scq *r)
                 next = (hcycle << 1) | (e & cask__scq_safe(q)) | cask__scq_bot(q);
             else
                 next = (ecycle << 1) | idx; /* older cycle still holding an index: unsafe */
+            /* An RMW: keeps the enqueuer's release sequence on the entry. */
             if (ecycle < hcycle &&
-                /* seq_cst: as the enqueuer's CAS; an RMW keeps the release sequence. */
-                !atomic_compare_exchange_strong_explicit(slot, &e, next, memory_order_seq_cst,
-                                                         memory_order_seq_cst)) {
+                !atomic_compare_exchange_strong_explicit(slot, &e, next,
+                                                         memory_order_seq_cst, /* enq's load */
+                                                         memory_order_seq_cst)) { /* enq CAS */
                 CASK__NOISE("queue.bq.deq.retry");
                 continue;
             }
             break;
         }
-        /* seq_cst: only compared; eventcount order. */
-        uint64_t t = atomic_load_explicit(&r->tail, memory_order_seq_cst);
+        /* Only compared. */
+        uint64_t t = atomic_load_explicit(&r->tail, memory_order_seq_cst); /* enq's FAA; EC */
         if (t <= h + 1) {
             cask__scq_catchup(r, t, h + 1);
-            /* seq_cst: the paper's threshold accounting. */
-            atomic_fetch_sub_explicit(&r->threshold, 1, memory_order_seq_cst);
+            /* The paper's threshold accounting. */
+            atomic_fetch_sub_explicit(&r->threshold, 1, memory_order_seq_cst); /* enq's store */
             return -1;
         }
-        /* seq_cst: as above. */
-        if (atomic_fetch_sub_explicit(&r->threshold, 1, memory_order_seq_cst) <= 0)
+        if (atomic_fetch_sub_explicit(&r->threshold, 1, memory_order_seq_cst) <= 0) /* as above */
             return -1;
         CASK__NOISE("queue.bq.deq.again");
     }
@@ -303,16 +309,17 @@ int cask_bqueue_try_push(cask_bqueue *q, void *item)
                   "pass a queue from cask_bqueue_create");
     if (item == NULL)
         return CASK_EINVAL;
-    /* seq_cst: acquire pairs with close's fetch-or (the reason, if CLOSED is set); seq_cst so
-     * that a pop reading pushers == 1 is ordered after this push's decrement (B3). */
-    uint64_t s = atomic_load_explicit(&q->pushers, memory_order_seq_cst);
+    /* Acquire: a CLOSED bit seen means the reason is visible. seq_cst: a pop that reads
+     * pushers == 1 is ordered after this push's decrement (B3). */
+    uint64_t s = atomic_load_explicit(&q->pushers, memory_order_seq_cst); /* close's fetch_or */
     do {
         if (s & 1)
             return CASK_ECLOSED; /* never counted: a pop that saw CLOSED with none in flight
                                   * keeps seeing that (B3) */
-        /* seq_cst: as the load above; fails if close (or another push) changed the word. */
-    } while (!atomic_compare_exchange_weak_explicit(&q->pushers, &s, s + 2, memory_order_seq_cst,
-                                                    memory_order_seq_cst));
+        /* Fails if close (or another push) changed the word. */
+    } while (!atomic_compare_exchange_weak_explicit(&q->pushers, &s, s + 2,
+                                                    memory_order_seq_cst, /* close's fetch_or */
+                                                    memory_order_seq_cst)); /* close's fetch_or */
     CASK__NOISE("queue.bq.push.entered");
     int rc = 0;
     {
@@ -324,8 +331,10 @@ int cask_bqueue_try_push(cask_bqueue *q, void *item)
             cask__scq_enqueue(q, &q->aq, (uint64_t)i);
         }
     }
-    /* seq_cst: release orders the aq.enqueue before a pop's read of pushers (see above). */
-    uint64_t left = atomic_fetch_sub_explicit(&q->pushers, 2, memory_order_seq_cst) - 2;
+    /* Release: orders the aq.enqueue before a pop's read of pushers. */
+    uint64_t left = atomic_fetch_sub_explicit(&q->pushers, 2,
+                                              memory_order_seq_cst) - 2; /* pop's load; EC */
+    CASK__NOISE("queue.bq.push.wake");
     /* Wake sleeping pops for the item, and also when this was the last push in flight after a
      * close: "closed, none in flight" is the condition a pop sleeps for, too. */
     if (rc == 0 || left == 1)
@@ -341,8 +350,8 @@ int cask_bqueue_try_pop(cask_bqueue *q, void **item)
         return CASK_EINVAL;
     int64_t i = cask__scq_dequeue(q, &q->aq);
     if (i < 0) {
-        /* seq_cst: acquire pairs with the last push's decrement and close's fetch-or. */
-        if (atomic_load_explicit(&q->pushers, memory_order_seq_cst) != 1)
+        /* Acquire: the last push's aq.enqueue, and the reason. */
+        if (atomic_load_explicit(&q->pushers, memory_order_seq_cst) != 1) /* push's sub, close */
             return CASK_EEMPTY;
         CASK__NOISE("queue.bq.pop.closed");
         i = cask__scq_dequeue(q, &q->aq); /* closed, none in flight: is it really empty? */
@@ -351,75 +360,57 @@ int cask_bqueue_try_pop(cask_bqueue *q, void **item)
     }
     void *x = q->data[i]; /* B2 */
     cask__scq_enqueue(q, &q->fq, (uint64_t)i);
+    CASK__NOISE("queue.bq.pop.wake");
     cask__ec_notify(&q->not_full);
     *item = x;
     return 0;
 }
 
-/* Spins, then sleeps on ec until attempt() stops returning `again`. */
-static int cask__bq_wait(cask__eventcount *ec, int again, int64_t timeout_ns,
-                         int (*attempt)(cask_bqueue *, void *), cask_bqueue *q, void *arg)
+/* What one attempt of a blocking push or pop needs (cask__wait_for's context). */
+typedef struct cask__bq_try {
+    cask_bqueue *q;
+    void *arg; /* the item to push, or where to store the popped one */
+} cask__bq_try;
+
+static int cask__bq_push_attempt(void *ctx)
 {
-    int64_t deadline = timeout_ns < 0 ? -1 : cask__now_ns() + timeout_ns;
-    int rc = attempt(q, arg);
-    for (int n = 0; rc == again && n < SPIN_TRIES && timeout_ns != 0; n++)
-        rc = attempt(q, arg);
-    while (rc == again) {
-        uint32_t seen = cask__ec_prepare(ec);
-        rc = attempt(q, arg); /* the re-check after registering */
-        if (rc != again) {
-            cask__ec_cancel(ec);
-            break;
-        }
-        CASK__NOISE("queue.bq.sleep");
-        int in_time = cask__ec_wait(ec, seen, deadline);
-        cask__ec_cancel(ec);
-        rc = attempt(q, arg);
-        if (rc == again && !in_time)
-            rc = CASK_ETIMEDOUT;
-    }
-    return rc;
+    cask__bq_try *a = ctx;
+    return cask_bqueue_try_push(a->q, a->arg);
 }
 
-static int cask__bq_push_attempt(cask_bqueue *q, void *item)
+static int cask__bq_pop_attempt(void *ctx)
 {
-    return cask_bqueue_try_push(q, item);
-}
-
-static int cask__bq_pop_attempt(cask_bqueue *q, void *item)
-{
-    return cask_bqueue_try_pop(q, item);
+    cask__bq_try *a = ctx;
+    return cask_bqueue_try_pop(a->q, a->arg);
 }
 
 int cask_bqueue_push(cask_bqueue *q, void *item, int64_t timeout_ns)
 {
     if (item == NULL || timeout_ns < -1)
         return CASK_EINVAL;
-    return cask__bq_wait(&q->not_full, CASK_EFULL, timeout_ns, cask__bq_push_attempt, q, item);
+    cask__bq_try a = {q, item};
+    return cask__wait_for(&q->not_full, CASK_EFULL, timeout_ns, cask__bq_push_attempt, &a,
+                          "queue.bq.push.sleep");
 }
 
 int cask_bqueue_pop(cask_bqueue *q, void **item, int64_t timeout_ns)
 {
     if (item == NULL || timeout_ns < -1)
         return CASK_EINVAL;
-    return cask__bq_wait(&q->not_empty, CASK_EEMPTY, timeout_ns, cask__bq_pop_attempt, q, item);
+    cask__bq_try a = {q, item};
+    return cask__wait_for(&q->not_empty, CASK_EEMPTY, timeout_ns, cask__bq_pop_attempt, &a,
+                          "queue.bq.pop.sleep");
 }
 
 int cask_bqueue_close(cask_bqueue *q, int reason)
 {
     CASK__REQUIRE(q != NULL, "bounded queue", q, "NULL queue passed",
                   "pass a queue from cask_bqueue_create");
-    uint64_t open = 0;
-    uint64_t word = (UINT64_C(1) << 32) | (uint32_t)reason;
-    /* acq_rel: release publishes the reason; acquire on failure pairs with the winner. */
-    int rc = atomic_compare_exchange_strong_explicit(&q->reason, &open, word,
-                                                     memory_order_acq_rel, memory_order_acquire)
-                 ? 0
-                 : CASK_ECLOSED;
+    int rc = cask__close_claim(&q->reason, reason);
     CASK__NOISE("queue.bq.close.reason");
-    /* seq_cst: release pairs with the pushes' and pops' reads of pushers; seq_cst before the
-     * notifies' loads of the waiter counts (eventcount). */
-    atomic_fetch_or_explicit(&q->pushers, 1, memory_order_seq_cst);
+    /* Release: the reason, to pushes and pops that read CLOSED; seq_cst before the notifies'
+     * loads of the waiter counts (eventcount). */
+    atomic_fetch_or_explicit(&q->pushers, 1, memory_order_seq_cst); /* reads of pushers; EC */
     CASK__NOISE("queue.bq.close.marked");
     cask__ec_notify(&q->not_empty);
     cask__ec_notify(&q->not_full);
@@ -430,13 +421,7 @@ bool cask_bqueue_closed(const cask_bqueue *q, int *reason)
 {
     CASK__REQUIRE(q != NULL, "bounded queue", q, "NULL queue passed",
                   "pass a queue from cask_bqueue_create");
-    /* Acquire: pairs with close's acq_rel CAS. */
-    uint64_t word = atomic_load_explicit(&((cask_bqueue *)q)->reason, memory_order_acquire);
-    if (word == 0)
-        return false;
-    if (reason != NULL)
-        *reason = (int)(uint32_t)word;
-    return true;
+    return cask__close_read(&q->reason, reason);
 }
 
 size_t cask_bqueue_length(const cask_bqueue *q)

@@ -234,9 +234,9 @@ static void cask__hp_heavy_barrier(void)
         }
     }
 #endif
-    /* Pairs with the readers' publication fence (fallback mode). After membarrier it is not
-     * needed on Linux, but it keeps the C11 argument of the proof self-contained. */
-    atomic_thread_fence(memory_order_seq_cst);
+    /* After membarrier it is not needed on Linux, but it keeps the C11 argument of the proof
+     * self-contained. */
+    atomic_thread_fence(memory_order_seq_cst); /* the readers' publication fence (F_r) */
 }
 
 /* Pushes the chain first..last (n objects) onto the domain's orphan stack. */
@@ -248,10 +248,10 @@ static void cask__hp_push_orphans(cask_hp_domain *d, cask_hp_retired *first, cas
     do {
         last->next = head;
         CASK__NOISE("hp.orphans.push");
-        /* Release: pairs with the acquire exchange in cask__hp_adopt_orphans, so the nodes'
-         * fields (and the retiring thread's earlier writes) are visible to the adopter. */
+        /* The nodes' fields (and the retiring thread's earlier writes) go to the adopter. */
     } while (!atomic_compare_exchange_weak_explicit(&d->orphans, &head, first,
-                                                    memory_order_release, memory_order_relaxed));
+                                                    memory_order_release, /* adopt's exchange */
+                                                    memory_order_relaxed));
 }
 
 /* Moves the whole orphan stack onto rec's private list. */
@@ -259,8 +259,8 @@ static void cask__hp_adopt_orphans(cask_hp_domain *d, struct cask__hp_record *re
 {
     if (atomic_load_explicit(&d->orphans, memory_order_relaxed) == NULL)
         return;
-    /* Acquire: pairs with the release CAS in cask__hp_push_orphans. */
-    cask_hp_retired *node = atomic_exchange_explicit(&d->orphans, NULL, memory_order_acquire);
+    cask_hp_retired *node = atomic_exchange_explicit(&d->orphans, NULL,
+                                                     memory_order_acquire); /* push_orphans */
     size_t n = 0;
     while (node != NULL) {
         cask_hp_retired *next = node->next;
@@ -305,8 +305,7 @@ static bool cask__hp_slots_contain(struct cask__hp_record *head, const void *p)
 {
     for (struct cask__hp_record *r = head; r != NULL; r = r->domain_next)
         for (int i = 0; i < CASK__HP_SLOTS; i++)
-            /* Acquire: pairs with the owner's release publication/reset (see the proof). */
-            if (atomic_load_explicit(&r->slots[i].hazard, memory_order_acquire) == p)
+            if (atomic_load_explicit(&r->slots[i].hazard, memory_order_acquire) == p) /* publish */
                 return true;
     return false;
 }
@@ -337,8 +336,8 @@ static long cask__hp_collect(struct cask__hp_record *head, struct cask__hp_recor
     long found = 0;
     for (struct cask__hp_record *r = head; r != NULL; r = r->domain_next) {
         for (int i = 0; i < CASK__HP_SLOTS; i++) {
-            /* Acquire: pairs with the owner's release publication/reset (see the proof). */
-            void *p = atomic_load_explicit(&r->slots[i].hazard, memory_order_acquire);
+            /* The owner's release publication, reset or release (see the proof). */
+            void *p = atomic_load_explicit(&r->slots[i].hazard, memory_order_acquire); /* publish */
             if (p != NULL) {
                 cask__hp_set_insert(rec->set, rec->set_cap, p);
                 found++;
@@ -366,9 +365,10 @@ static size_t cask__hp_scan_once(cask_hp_domain *d, struct cask__hp_record *rec)
         return 0;
     cask__hp_heavy_barrier();
     CASK__NOISE("hp.scan.after_barrier");
-    /* Acquire: pairs with the release CAS that pushed the newest record, which (through the
-     * release sequence of pushes) makes every record's slots and domain_next visible. */
-    struct cask__hp_record *head = atomic_load_explicit(&d->records, memory_order_acquire);
+    /* The CAS that pushed the newest record (through the release sequence of pushes) makes
+     * every record's slots and domain_next visible. */
+    struct cask__hp_record *head =
+        atomic_load_explicit(&d->records, memory_order_acquire); /* claim_record's push CAS */
     long hazards = cask__hp_collect(head, rec); /* -1: no set, look in the slots instead */
 
     cask_hp_retired *node = rec->retired;
@@ -446,8 +446,8 @@ static size_t cask__hp_scan_orphans(cask_hp_domain *d)
 /* Drops one reference to r; the last one frees it. */
 static void cask__hp_put_record(struct cask__hp_record *r)
 {
-    /* Acq_rel: the last holder acquires every other holder's writes before freeing. */
-    if (atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) == 1) {
+    /* The last holder acquires every other holder's writes before freeing. */
+    if (atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) == 1) { /* other puts */
         free(r->set);
         free(r);
     }
@@ -457,8 +457,7 @@ static void cask__hp_put_record(struct cask__hp_record *r)
 static void cask__hp_record_reset_slots(struct cask__hp_record *r)
 {
     for (int i = 0; i < CASK__HP_SLOTS; i++)
-        /* Release: pairs with the scanner's acquire load, like cask_hp_reset. */
-        atomic_store_explicit(&r->slots[i].hazard, NULL, memory_order_release);
+        atomic_store_explicit(&r->slots[i].hazard, NULL, memory_order_release); /* scan's load */
     if (r->used_mask != 0)
         r->used_mask = 0;
 }
@@ -466,15 +465,16 @@ static void cask__hp_record_reset_slots(struct cask__hp_record *r)
 /* Claims a FREE record of d for the calling thread, or allocates and pushes a new one. */
 static struct cask__hp_record *cask__hp_claim_record(cask_hp_domain *d, bool is_extra)
 {
-    /* Acquire: pairs with the release CAS of each push (records' fields are visible). */
-    struct cask__hp_record *r = atomic_load_explicit(&d->records, memory_order_acquire);
+    /* Records' fields are visible. */
+    struct cask__hp_record *r =
+        atomic_load_explicit(&d->records, memory_order_acquire); /* the push CAS below */
     for (; r != NULL; r = r->domain_next) {
         int expected = CASK__HP_FREE;
         if (atomic_load_explicit(&r->state, memory_order_relaxed) == CASK__HP_FREE &&
-            /* Acquire: pairs with the release store that freed it at the previous owner's exit,
-             * so the record's private fields as that owner left them are ours to use. */
+            /* The record's private fields as the previous owner left them are ours to use. */
             atomic_compare_exchange_strong_explicit(&r->state, &expected, CASK__HP_OWNED,
-                                                    memory_order_acquire, memory_order_relaxed)) {
+                                                    memory_order_acquire, /* free_for_reuse */
+                                                    memory_order_relaxed)) {
             atomic_fetch_add_explicit(&r->refs, 1, memory_order_relaxed); /* owner's ref */
             r->owner = pthread_self();
             r->is_extra = is_extra;
@@ -500,8 +500,8 @@ static struct cask__hp_record *cask__hp_claim_record(cask_hp_domain *d, bool is_
     do {
         r->domain_next = head;
         CASK__NOISE("hp.records.push");
-        /* Release: pairs with the acquire loads of d->records in scans and claims. */
-    } while (!atomic_compare_exchange_weak_explicit(&d->records, &head, r, memory_order_release,
+    } while (!atomic_compare_exchange_weak_explicit(&d->records, &head, r,
+                                                    memory_order_release, /* scans', claims' */
                                                     memory_order_relaxed));
     atomic_fetch_add_explicit(&d->record_count, 1, memory_order_relaxed);
     return r;
@@ -519,8 +519,7 @@ static void cask__hp_put_chain(struct cask__hp_record *r)
 
 static bool cask__hp_gone(struct cask__hp_record *r)
 {
-    /* Acquire: pairs with the release CAS in cask_hp_domain_destroy. */
-    return atomic_load_explicit(&r->state, memory_order_acquire) == CASK__HP_GONE;
+    return atomic_load_explicit(&r->state, memory_order_acquire) == CASK__HP_GONE; /* destroy */
 }
 
 /* Slow path of cask__hp_thread_record: search, purge bindings of destroyed domains, or bind. */
@@ -554,8 +553,7 @@ static struct cask__hp_record *cask__hp_bind(cask_hp_domain *d)
         return NULL;
     }
     if (pthread_setspecific(cask__hp_exit_key, (void *)1) != 0) {
-        /* Release: pairs with the acquire CAS in cask__hp_claim_record. */
-        atomic_store_explicit(&r->state, CASK__HP_FREE, memory_order_release);
+        atomic_store_explicit(&r->state, CASK__HP_FREE, memory_order_release); /* claim's CAS */
         cask__hp_put_record(r);
         free(b);
         return NULL;
@@ -661,8 +659,8 @@ size_t cask_hp_drain(cask_hp_domain *domain)
 size_t cask_hp_pending(cask_hp_domain *domain)
 {
     size_t n = atomic_load_explicit(&domain->orphan_count, memory_order_relaxed);
-    /* Acquire: pairs with the release CAS of each record push. */
-    struct cask__hp_record *r = atomic_load_explicit(&domain->records, memory_order_acquire);
+    struct cask__hp_record *r =
+        atomic_load_explicit(&domain->records, memory_order_acquire); /* the push CAS */
     for (; r != NULL; r = r->domain_next)
         n += atomic_load_explicit(&r->pending, memory_order_relaxed);
     return n;
@@ -682,9 +680,8 @@ static void cask__hp_free_for_reuse(struct cask__hp_record *r)
                 "call cask_hp_slot_release for every slot before the thread returns");
     cask__hp_record_reset_slots(r);
     r->owned_next = NULL;
-    /* Release: pairs with the acquire CAS in cask__hp_claim_record (the next owner sees the
-     * record as we leave it) and with destroy's acquire load of the state. */
-    atomic_store_explicit(&r->state, CASK__HP_FREE, memory_order_release);
+    /* The next owner sees the record as we leave it. */
+    atomic_store_explicit(&r->state, CASK__HP_FREE, memory_order_release); /* claim, destroy */
     cask__hp_put_record(r);
 }
 
@@ -707,8 +704,8 @@ static void cask__hp_thread_exit(void *unused)
         /* Acq_rel: on success the record is ours to finish (destroy will wait for it); on
          * failure (acquire) destroy has set GONE and handled the list: pairs with its CAS. */
         if (!atomic_compare_exchange_strong_explicit(&r->state, &expected, CASK__HP_EXITING,
-                                                     memory_order_acq_rel,
-                                                     memory_order_acquire)) {
+                                                     memory_order_acq_rel, /* destroy's CAS */
+                                                     memory_order_acquire)) { /* destroy's */
             cask__hp_put_chain(r);
         } else {
             cask_hp_domain *d = r->domain;
@@ -748,17 +745,15 @@ void cask_hp_domain_destroy(cask_hp_domain *domain)
                   "destroy only domains made by cask_hp_domain_create; the default one lives "
                   "as long as the process");
     atomic_store_explicit(&domain->destroying, true, memory_order_relaxed);
-    /* Acquire: pairs with the release CAS of each record push. */
-    struct cask__hp_record *head = atomic_load_explicit(&domain->records, memory_order_acquire);
+    struct cask__hp_record *head =
+        atomic_load_explicit(&domain->records, memory_order_acquire); /* the push CAS */
     /* 1. Check before changing anything: no slot may still be held or announce a pointer. */
     for (struct cask__hp_record *r = head; r != NULL; r = r->domain_next) {
-        /* Acquire: pairs with the owner's release of the state (FREE at exit). */
-        if (atomic_load_explicit(&r->state, memory_order_acquire) != CASK__HP_OWNED)
+        if (atomic_load_explicit(&r->state, memory_order_acquire) != CASK__HP_OWNED) /* FREE */
             continue; /* FREE, or EXITING: its owner resets its slots itself */
         for (int i = 0; i < CASK__HP_SLOTS; i++)
-            /* Acquire: pairs with the owner's release publication/reset. */
-            CASK__REQUIRE(atomic_load_explicit(&r->slots[i].hazard, memory_order_acquire) ==
-                                  NULL &&
+            CASK__REQUIRE(atomic_load_explicit(&r->slots[i].hazard,
+                                               memory_order_acquire) == NULL && /* reset */
                               (r->used_mask & (1u << i)) == 0,
                           "hazard slot", &r->slots[i],
                           "cask_hp_domain_destroy while a slot is still held or protects a "
@@ -777,8 +772,8 @@ void cask_hp_domain_destroy(cask_hp_domain *domain)
             /* Acq_rel: on success the owner's list is ours (acquire) and the owner's later
              * acquire of GONE sees that (release); pairs with the CAS in thread exit. */
             if (atomic_compare_exchange_strong_explicit(&r->state, &state, CASK__HP_GONE,
-                                                        memory_order_acq_rel,
-                                                        memory_order_acquire)) {
+                                                        memory_order_acq_rel, /* exit's CAS */
+                                                        memory_order_acquire)) { /* exit's */
                 cask_hp_retired *list = r->retired;
                 r->retired = NULL;
                 r->retired_count = 0;
@@ -793,9 +788,8 @@ void cask_hp_domain_destroy(cask_hp_domain *domain)
     }
     /* 3. Orphans: from exits, from step 2's reclaim functions, and from those of this step. */
     for (;;) {
-        /* Acquire: pairs with the release CAS in cask__hp_push_orphans. */
         cask_hp_retired *list = atomic_exchange_explicit(&domain->orphans, NULL,
-                                                         memory_order_acquire);
+                                                         memory_order_acquire); /* push CAS */
         if (list == NULL)
             break;
         size_t n = cask__hp_reclaim_all(list);

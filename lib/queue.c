@@ -40,8 +40,14 @@
  * fixed cost in a profile). LCRQ needs cmpxchg16b (excluded). LSCQ would remove the "pop
  * overtakes a slow push" retry at the cost of a second ring per segment; not measured yet.
  * The price of the FAA array: a pop that overtakes a slow pusher makes it retry, so push is
- * lock-free, not wait-free (a push starves only while pops keep overtaking it, which means they
- * are completing).
+ * lock-free, not wait-free. Why lock-free: an overtaking pop does not complete either (it gets
+ * NULL from its exchange and retries), so "the others complete" is not the argument. It is that
+ * every retry consumes an index of a segment of N cells: after at most N retries in segment t a
+ * push reserves i >= N and either links a segment that already holds its item (it completes),
+ * or finds t->next taken by another push's link (that push completed) or by close (this push
+ * completes with CASK_ECLOSED). A pop likewise retries at most N times in a segment before it
+ * moves head, which needs a linked segment (a completed push), or reports empty. So a call can
+ * take more than O(N) steps per segment only while other calls complete.
  *
  * Close. The first close CASes the reason word (so the reason is fixed before anything can be
  * refused), then marks the tail segment: FAA-or of CLOSED into t->enq, then CAS(t->next, NULL ->
@@ -79,7 +85,10 @@
  * the waker's load of the waiter count in one total order with the waiter's registration and
  * re-check. On x86-64 a seq_cst RMW is the same locked instruction as a release one and a seq_cst
  * load a plain load, so this costs nothing there. The reason word is CAS acq_rel; `closed` is read
- * seq_cst (acquire suffices for the reason; seq_cst for the eventcount).
+ * seq_cst (acquire suffices for the reason; seq_cst for the eventcount). In the code, every
+ * non-relaxed access names on its own line what it pairs with; "EC" there means "and in the
+ * eventcount's total order". The close-reason word and the wait loop are shared with the bounded
+ * queue (lib/internal/closable.h).
  *
  * Memory reclamation. Segments go through cask's hazard pointers (default domain): each call
  * acquires one slot for its duration, protects head or tail with it, and a pop that moves head
@@ -101,11 +110,11 @@
 #include "cask/cask.h"
 #include "internal/alloc.h"
 #include "internal/check.h"
+#include "internal/closable.h"
 #include "internal/futex.h"
 
 #define N CASK_QUEUE_SEGMENT
 #define CLOSED_BIT (UINT64_C(1) << 63)
-#define SPIN_TRIES 64 /* try_pops before a blocking pop sleeps */
 
 _Static_assert(N >= 1, "CASK_QUEUE_SEGMENT must be positive");
 
@@ -215,9 +224,10 @@ static int cask__queue_slot(cask_queue *q, cask_hp_slot **slot)
 /* Moves tail from t to next if it is still t (helping a push that linked next). */
 static void cask__queue_help_tail(cask_queue *q, void *t, void *next)
 {
-    /* Release: pairs with the acquire load in cask_hp_protect(&q->tail): next's contents (its
-     * initialised cells) were published by the link CAS; this keeps them reachable. */
-    atomic_compare_exchange_strong_explicit(&q->tail, &t, next, memory_order_release,
+    /* next's contents (its initialised cells) were published by the link CAS; this keeps them
+     * visible to whoever reaches next through tail. Failure: someone else moved tail. */
+    atomic_compare_exchange_strong_explicit(&q->tail, &t, next,
+                                            memory_order_release, /* protect(tail) */
                                             memory_order_relaxed);
 }
 
@@ -227,9 +237,10 @@ static int cask__queue_put(cask_queue *q, cask_hp_slot *slot, void *item)
     for (;;) {
         cask__qseg *t = cask_hp_protect(slot, &q->tail);
         CASK__NOISE("queue.push.protected");
-        /* seq_cst: the reservation; acquire pairs with close's FAA-or (the reason is visible
-         * if the CLOSED bit is); seq_cst for the eventcount total order (see the essay). */
-        uint64_t i = atomic_fetch_add_explicit(&t->enq, 1, memory_order_seq_cst);
+        /* The reservation. Acquire: a CLOSED bit seen means the reason is visible. seq_cst: in
+         * the eventcount's total order (see the essay). */
+        uint64_t i = atomic_fetch_add_explicit(&t->enq, 1,
+                                               memory_order_seq_cst); /* close's fetch_or; EC */
         CASK__NOISE("queue.push.reserved");
         if (i & CLOSED_BIT) {
             cask_hp_reset(slot);
@@ -237,10 +248,10 @@ static int cask__queue_put(cask_queue *q, cask_hp_slot *slot, void *item)
         }
         if (i < N) {
             void *expected = NULL;
-            /* seq_cst: release publishes the item to the pop's XCHG (acquire); seq_cst so the
-             * waker's load of the waiter count follows it in the total order (eventcount). */
+            /* Release publishes the item; seq_cst so that the waker's load of the waiter count
+             * follows it in the total order (eventcount). */
             if (atomic_compare_exchange_strong_explicit(&t->cells[i], &expected, item,
-                                                        memory_order_seq_cst,
+                                                        memory_order_seq_cst, /* pop's load/xchg; EC */
                                                         memory_order_relaxed)) {
                 CASK__NOISE("queue.push.published");
                 cask_hp_reset(slot);
@@ -249,8 +260,7 @@ static int cask__queue_put(cask_queue *q, cask_hp_slot *slot, void *item)
             CASK__NOISE("queue.push.overtaken"); /* a pop gave up on cell i: reserve again */
             continue;
         }
-        /* Acquire: pairs with the link CAS that published the next segment. */
-        void *next = atomic_load_explicit(&t->next, memory_order_acquire);
+        void *next = atomic_load_explicit(&t->next, memory_order_acquire); /* the link CAS */
         CASK__NOISE("queue.push.full");
         if (next == NULL) {
             cask__qseg *fresh = cask__qseg_new(t->id + 1, item);
@@ -258,12 +268,12 @@ static int cask__queue_put(cask_queue *q, cask_hp_slot *slot, void *item)
                 cask_hp_reset(slot);
                 return CASK_ENOMEM;
             }
-            /* seq_cst: release publishes fresh (its cell 0 holds the item) to the acquire loads
-             * of next; seq_cst for the eventcount, as the cell CAS. Pairs with close's CAS of
-             * CLOSED_LINK: exactly one of the two wins. */
+            /* Release publishes fresh (its cell 0 holds the item) to the acquire loads of next;
+             * seq_cst for the eventcount, as the cell CAS. Exactly one of this CAS and close's
+             * CAS to CLOSED_LINK wins. */
             if (atomic_compare_exchange_strong_explicit(&t->next, &next, fresh,
-                                                        memory_order_seq_cst,
-                                                        memory_order_acquire)) {
+                                                        memory_order_seq_cst, /* loads of next; EC */
+                                                        memory_order_acquire)) { /* winning CAS */
                 CASK__NOISE("queue.push.linked");
                 cask__queue_help_tail(q, t, fresh);
                 cask_hp_reset(slot);
@@ -283,36 +293,33 @@ static int cask__queue_put(cask_queue *q, cask_hp_slot *slot, void *item)
 static int cask__queue_take(cask_queue *q, cask_hp_slot *slot, void **item)
 {
     for (;;) {
-        /* seq_cst: pairs with close's seq_cst store after marking (acquire: the reason); in the
-         * eventcount total order for a waiter's re-check. Read before the emptiness check, so
-         * that "closed and then empty" means every accepted item is gone. */
-        bool closed = atomic_load_explicit(&q->closed, memory_order_seq_cst);
+        /* Read before the emptiness check, so that "closed and then empty" means every accepted
+         * item is gone; acquire makes the reason visible; seq_cst for a waiter's re-check. */
+        bool closed = atomic_load_explicit(&q->closed, memory_order_seq_cst); /* close's store */
         cask__qseg *h = cask_hp_protect(slot, &q->head);
         CASK__NOISE("queue.pop.protected");
         uint64_t d = atomic_load_explicit(&h->deq, memory_order_relaxed);
-        /* seq_cst: the eventcount re-check must see a reservation that the waker's notify
-         * followed (see the essay); the value is only compared. */
-        uint64_t e = atomic_load_explicit(&h->enq, memory_order_seq_cst) & ~CLOSED_BIT;
-        /* seq_cst: as above; acquire pairs with the link CAS. */
-        void *next = atomic_load_explicit(&h->next, memory_order_seq_cst);
+        /* The eventcount re-check must see a reservation that the waker's notify followed (see
+         * the essay); the values are only compared, the next segment's contents need acquire. */
+        uint64_t e = atomic_load_explicit(&h->enq, memory_order_seq_cst); /* push's FAA; EC */
+        e &= ~CLOSED_BIT;
+        void *next = atomic_load_explicit(&h->next, memory_order_seq_cst); /* link CAS; EC */
         if (d >= e && (next == NULL || next == CLOSED_LINK)) {
             cask_hp_reset(slot);
             return closed ? CASK_ECLOSED : CASK_EEMPTY;
         }
         CASK__NOISE("queue.pop.nonempty");
-        /* seq_cst: hands index i to this pop alone; in the eventcount total order. */
-        uint64_t i = atomic_fetch_add_explicit(&h->deq, 1, memory_order_seq_cst);
+        /* Index i goes to this pop alone (other pops' FAAs are ordered with this one). */
+        uint64_t i = atomic_fetch_add_explicit(&h->deq, 1, memory_order_seq_cst); /* EC */
         CASK__NOISE("queue.pop.reserved");
         if (i < N) {
             /* Index i is this pop's alone. If the pusher has written, take the item with a load
              * (nobody else will touch the cell again, Q3); only if the cell is still empty does
-             * the pop need the exchange, to make the late pusher's CAS fail.
-             * seq_cst: acquire pairs with the pusher's cell CAS (the item's contents); seq_cst
-             * for the eventcount order, like the exchange. */
-            void *x = atomic_load_explicit(&h->cells[i], memory_order_seq_cst);
-            if (x == NULL)
-                /* seq_cst: acquire as above; the exchange makes a late pusher's CAS fail. */
-                x = atomic_exchange_explicit(&h->cells[i], TAKEN, memory_order_seq_cst);
+             * the pop need the exchange, to make the late pusher's CAS fail. */
+            void *x = atomic_load_explicit(&h->cells[i], memory_order_seq_cst); /* cell CAS; EC */
+            if (x == NULL) /* one of this exchange and the push's cell CAS wins */
+                x = atomic_exchange_explicit(&h->cells[i], TAKEN,
+                                             memory_order_seq_cst); /* push's cell CAS; EC */
             CASK__NOISE("queue.pop.taken");
             if (x == NULL)
                 continue; /* overtook the pusher of cell i; it will reserve again */
@@ -320,8 +327,7 @@ static int cask__queue_take(cask_queue *q, cask_hp_slot *slot, void **item)
             *item = x;
             return 0;
         }
-        /* Acquire: pairs with the link CAS (next's contents). */
-        next = atomic_load_explicit(&h->next, memory_order_acquire);
+        next = atomic_load_explicit(&h->next, memory_order_acquire); /* the link CAS */
         if (next == NULL || next == CLOSED_LINK) {
             cask_hp_reset(slot);
             return closed ? CASK_ECLOSED : CASK_EEMPTY;
@@ -331,10 +337,8 @@ static int cask__queue_take(cask_queue *q, cask_hp_slot *slot, void **item)
             cask__queue_help_tail(q, h, next);
         CASK__NOISE("queue.pop.advance");
         void *expected = h;
-        /* Release: pairs with the acquire load in cask_hp_protect(&q->head) (next's contents
-         * stay visible to later pops). */
         if (atomic_compare_exchange_strong_explicit(&q->head, &expected, next,
-                                                    memory_order_release,
+                                                    memory_order_release, /* protect(head) */
                                                     memory_order_relaxed)) {
             cask_hp_reset(slot);
             CASK__NOISE("queue.pop.unlinked");
@@ -353,6 +357,7 @@ int cask_queue_push(cask_queue *q, void *item)
         return rc;
     rc = cask__queue_put(q, slot, item);
     cask_hp_slot_release(slot);
+    CASK__NOISE("queue.push.wake");
     if (rc == 0)
         cask__ec_notify(&q->ec);
     return rc;
@@ -371,6 +376,19 @@ int cask_queue_try_pop(cask_queue *q, void **item)
     return rc;
 }
 
+/* What one attempt of a blocking pop needs (cask__wait_for's context). */
+typedef struct cask__queue_pop_try {
+    cask_queue *q;
+    cask_hp_slot *slot;
+    void **item;
+} cask__queue_pop_try;
+
+static int cask__queue_pop_attempt(void *ctx)
+{
+    cask__queue_pop_try *a = ctx;
+    return cask__queue_take(a->q, a->slot, a->item);
+}
+
 int cask_queue_pop(cask_queue *q, void **item, int64_t timeout_ns)
 {
     if (item == NULL || timeout_ns < -1)
@@ -379,25 +397,9 @@ int cask_queue_pop(cask_queue *q, void **item, int64_t timeout_ns)
     int rc = cask__queue_slot(q, &slot);
     if (rc != 0)
         return rc;
-    int64_t deadline = timeout_ns < 0 ? -1 : cask__now_ns() + timeout_ns;
-    rc = cask__queue_take(q, slot, item);
-    for (int n = 0; rc == CASK_EEMPTY && n < SPIN_TRIES && timeout_ns != 0; n++)
-        rc = cask__queue_take(q, slot, item);
-    while (rc == CASK_EEMPTY) {
-        uint32_t seen = cask__ec_prepare(&q->ec);
-        rc = cask__queue_take(q, slot, item); /* the re-check after registering */
-        if (rc != CASK_EEMPTY) {
-            cask__ec_cancel(&q->ec);
-            break;
-        }
-        CASK__NOISE("queue.pop.sleep");
-        int in_time = cask__ec_wait(&q->ec, seen, deadline);
-        cask__ec_cancel(&q->ec);
-        CASK__NOISE("queue.pop.woken");
-        rc = cask__queue_take(q, slot, item);
-        if (rc == CASK_EEMPTY && !in_time)
-            rc = CASK_ETIMEDOUT;
-    }
+    cask__queue_pop_try a = {q, slot, item};
+    rc = cask__wait_for(&q->ec, CASK_EEMPTY, timeout_ns, cask__queue_pop_attempt, &a,
+                        "queue.pop.sleep");
     cask_hp_slot_release(slot);
     return rc;
 }
@@ -408,34 +410,26 @@ int cask_queue_close(cask_queue *q, int reason)
     int rc = cask__queue_slot(q, &slot);
     if (rc != 0)
         return rc;
-    uint64_t open = 0;
-    uint64_t word = (UINT64_C(1) << 32) | (uint32_t)reason;
-    /* acq_rel: release publishes the reason (and the closer's earlier writes) to whoever sees
-     * the queue closed (through the FAA-or below, or `closed`); acquire on failure pairs with
-     * the winner's CAS. */
-    rc = atomic_compare_exchange_strong_explicit(&q->reason, &open, word, memory_order_acq_rel,
-                                                 memory_order_acquire)
-             ? 0
-             : CASK_ECLOSED;
+    rc = cask__close_claim(&q->reason, reason);
     CASK__NOISE("queue.close.reason");
     for (;;) {
         cask__qseg *t = cask_hp_protect(slot, &q->tail);
-        /* seq_cst: release pairs with the pushes' reservation FAA (they see the bit and the
-         * reason); every later reservation on t is refused. */
-        atomic_fetch_or_explicit(&t->enq, CLOSED_BIT, memory_order_seq_cst);
+        /* Every later reservation on t is refused, and sees the reason. */
+        atomic_fetch_or_explicit(&t->enq, CLOSED_BIT, memory_order_seq_cst); /* push's FAA */
         CASK__NOISE("queue.close.marked");
         void *next = NULL;
-        /* seq_cst: against the push's link CAS (one of the two wins; see there). */
+        /* One of this CAS and a push's link CAS wins; on failure, acquire next's contents. */
         if (atomic_compare_exchange_strong_explicit(&t->next, &next, CLOSED_LINK,
-                                                    memory_order_seq_cst, memory_order_acquire) ||
+                                                    memory_order_seq_cst, /* link CAS; EC */
+                                                    memory_order_acquire) || /* link CAS */
             next == CLOSED_LINK)
             break;
         cask__queue_help_tail(q, t, next); /* a push linked one more segment: mark that too */
     }
     cask_hp_slot_release(slot);
-    /* seq_cst: release pairs with the pops' load of `closed` (the marking is done, so "closed
-     * and empty" is final); seq_cst before the notify's load of the waiter count (eventcount). */
-    atomic_store_explicit(&q->closed, true, memory_order_seq_cst);
+    /* The marking is done, so "closed and empty" is final for a pop that reads this; seq_cst
+     * before the notify's load of the waiter count (eventcount). */
+    atomic_store_explicit(&q->closed, true, memory_order_seq_cst); /* pops' load; EC */
     CASK__NOISE("queue.close.done");
     cask__ec_notify(&q->ec);
     return rc;
@@ -445,13 +439,7 @@ bool cask_queue_closed(const cask_queue *q, int *reason)
 {
     CASK__REQUIRE(q != NULL, "queue", q, "NULL queue passed",
                   "pass a queue from cask_queue_create");
-    /* Acquire: pairs with the close's acq_rel CAS (the closer's writes before close). */
-    uint64_t word = atomic_load_explicit(&((cask_queue *)q)->reason, memory_order_acquire);
-    if (word == 0)
-        return false;
-    if (reason != NULL)
-        *reason = (int)(uint32_t)word;
-    return true;
+    return cask__close_read(&q->reason, reason);
 }
 
 size_t cask_queue_length(cask_queue *q)

@@ -7,6 +7,7 @@
  * close), the workload runs with the n-th allocation failing: the failing call must return
  * CASK_ENOMEM, and afterwards, with allocations working again, the queue must hold exactly the
  * items that were accepted, in order, and behave normally (push, pop, close).
+ * The bounded queue's allocations (all in create) are failed one by one too (see bounded()).
  * Not covered: the hazard-pointer record allocation of a thread's first call (hp.c allocates it
  * with malloc, outside this hook); it is taken care of before any queue state changes.
  */
@@ -83,8 +84,48 @@ static bool workload(long fail)
     return failed || fail < 2;
 }
 
+/*
+ * The bounded queue allocates only in create (the queue, the item array, two rings): failing
+ * each of those allocations must give CASK_ENOMEM with *out untouched and nothing leaked (the
+ * asan build checks leaks). After a successful create, a full cycle of pushes and pops (and
+ * close) allocates nothing at all.
+ */
+static void bounded(void)
+{
+    alloc_calls = 0;
+    fail_at = -1;
+    cask_bqueue *q;
+    EXPECT_EQ(cask_bqueue_create(8, &q), 0);
+    long total = alloc_calls;
+    EXPECT(total >= 4);
+    void *out;
+    for (int round = 0; round < 3; round++) {
+        for (size_t i = 0; i < 8; i++)
+            EXPECT_EQ(cask_bqueue_try_push(q, ITEM(i)), 0);
+        EXPECT_EQ(cask_bqueue_try_push(q, ITEM(8)), CASK_EFULL);
+        for (size_t i = 0; i < 8; i++) {
+            EXPECT_EQ(cask_bqueue_pop(q, &out, 0), 0);
+            EXPECT(out == ITEM(i));
+        }
+    }
+    EXPECT_EQ(cask_bqueue_close(q, 7), 0);
+    EXPECT_EQ(cask_bqueue_try_pop(q, &out), CASK_ECLOSED);
+    EXPECT_EQ(alloc_calls, total); /* no allocation after create */
+    cask_bqueue_destroy(q);
+    for (long n = 0; n < total; n++) {
+        alloc_calls = 0;
+        fail_at = n;
+        q = (cask_bqueue *)0x1;
+        EXPECT_EQ(cask_bqueue_create(8, &q), CASK_ENOMEM);
+        EXPECT(q == (cask_bqueue *)0x1); /* untouched */
+    }
+    fail_at = -1;
+}
+
 int main(void)
 {
+    bounded();
+
     /* Warm the thread's hazard record so its malloc is not part of the count. */
     cask_queue *q;
     EXPECT_EQ(cask_queue_create(&q), 0);

@@ -13,7 +13,7 @@
 # builds the stress program, runs it until the first report or the time budget, and prints
 # what caught the bug and how long it took. Last line: "mutants: D/T detected".
 #
-# Usage: tsan/run_mutants.sh [--quick] [--seconds=S] [NAME...]
+# Usage: tsan/run_mutants.sh [--quick] [--seconds=S] [NAME...]   (NAME: exact, or a prefix)
 # Exit status: 0 if every mutant run was detected, 1 otherwise, 2 on a usage or setup error.
 set -uo pipefail
 
@@ -42,10 +42,17 @@ header() { sed -n "s/^# $2: //p" "$1" | head -1; }
 
 mutants=()
 if [ ${#names[@]} -gt 0 ]; then
-    for n in "${names[@]}"; do
+    for n in "${names[@]}"; do # an exact name, else every mutant whose name starts with it
         f="$ROOT/tsan/mutants/$n.patch"
-        [ -f "$f" ] || { echo "run_mutants: no mutant $n (see tsan/mutants/)" >&2; exit 2; }
-        mutants+=("$f")
+        if [ -f "$f" ]; then
+            mutants+=("$f")
+            continue
+        fi
+        found=0
+        for f in "$ROOT/tsan/mutants/$n"*.patch; do
+            [ -f "$f" ] && mutants+=("$f") && found=1
+        done
+        [ "$found" = 1 ] || { echo "run_mutants: no mutant $n* (see tsan/mutants/)" >&2; exit 2; }
     done
 else
     for f in "$ROOT"/tsan/mutants/*.patch; do
@@ -65,15 +72,18 @@ fresh_tree() {
 
 classify() { # log exit_status -> detector name, or "" if clean
     local log="$1" status="$2"
+    # The watchdog's hang report comes first: the threads it leaves stuck can make TSan report a
+    # thread leak (and exit 66) on the way out, which is a consequence, not the finding.
     # 66 is TSan's exit status after reports (exitcode=66), also when the report itself did not
     # reach the log (a child process, or output cut short by the abort).
-    if grep -q "WARNING: ThreadSanitizer" "$log" || [ "$status" = 66 ]; then echo "TSan report"
+    if grep -q "^HANG in" "$log"; then echo "HANG"
+    elif grep -q "WARNING: ThreadSanitizer" "$log" || [ "$status" = 66 ]; then echo "TSan report"
     elif grep -qE "ERROR: (AddressSanitizer|LeakSanitizer)" "$log"; then echo "ASan report"
     elif grep -q "runtime error:" "$log"; then echo "UBSan report"
     elif grep -q "fatal misuse of frozen" "$log"; then echo "frozen-write trap"
     elif grep -q "VIOLATION.*linearizab" "$log"; then echo "linearizability"
     elif grep -q "VIOLATION" "$log"; then echo "invariant"
-    elif grep -q "^HANG in" "$log" || [ "$status" = 124 ] || [ "$status" = 137 ]; then
+    elif [ "$status" = 124 ] || [ "$status" = 137 ]; then
         echo "timeout/hang"
     elif [ "$status" != 0 ]; then echo "crash (exit $status)"
     fi

@@ -59,8 +59,14 @@ int cask_bqueue_create(size_t capacity, cask_bqueue **out);
 
 /*
  * cask_bqueue_destroy - free the queue; items still in it are not touched. NULL does nothing.
- * Context: no other call on the queue may run concurrently or afterwards. Progress: wait-free
- * apart from free(). Ordering: none. Memory: all of the queue's memory. Errors: none.
+ * Context: no other call on the queue may run concurrently or afterwards: every thread that used
+ * it must have returned from its calls (join it, or have it say so through a release/acquire
+ * pair of your own). Having popped every item is not enough: a push still touches the queue
+ * (its in-flight count, the wake-up of sleeping pops) after its item can already be popped, so
+ * the consumer of the last item may run before that pusher returns from push; the same holds
+ * for close and for a pop (which wakes sleeping pushers after taking its item). Checked builds
+ * abort if a push or pop is still asleep on the queue. Progress: wait-free apart from free().
+ * Ordering: none. Memory: all of the queue's memory. Errors: none.
  */
 void cask_bqueue_destroy(cask_bqueue *queue);
 

@@ -230,10 +230,9 @@ struct cask_hp_slot {
  */
 static inline void cask__hp_publish(cask_hp_slot *slot, void *p)
 {
-    /* Release: pairs with the scanner's acquire load of the slot. Whatever this thread did with
-     * the object it protected before (under the previous value) happens before a reclaim by a
-     * scanner that read this newer value. */
-    atomic_store_explicit(&slot->hazard, p, memory_order_release);
+    /* Whatever this thread did with the object it protected before (under the previous value)
+     * happens before a reclaim by a scanner that read this newer value. */
+    atomic_store_explicit(&slot->hazard, p, memory_order_release); /* release: scan's acquire */
     if (slot->full_fence)
         atomic_thread_fence(memory_order_seq_cst); /* pairs with the scanner's seq_cst fence */
     else
@@ -258,8 +257,8 @@ static inline void *cask_hp_protect(cask_hp_slot *slot, _Atomic(void *) *src)
         CASK__NOISE("hp.protect.loaded"); /* p may be unlinked and retired right now */
         cask__hp_publish(slot, p);
         CASK__NOISE("hp.protect.published");
-        /* Acquire: pairs with the release store that put q into *src (the object's contents). */
-        void *q = atomic_load_explicit(src, memory_order_acquire);
+        /* The object's contents, published with the pointer. */
+        void *q = atomic_load_explicit(src, memory_order_acquire); /* the store that put q */
         if (q == p)
             return p;
         p = q;
@@ -277,8 +276,7 @@ static inline bool cask_hp_try_protect(cask_hp_slot *slot, void **ptr, _Atomic(v
 {
     cask__hp_publish(slot, *ptr);
     CASK__NOISE("hp.try_protect.published");
-    /* Acquire: pairs with the release store that put the value into *src. */
-    void *q = atomic_load_explicit(src, memory_order_acquire);
+    void *q = atomic_load_explicit(src, memory_order_acquire); /* the store that put q */
     if (q == *ptr)
         return true;
     *ptr = q;
@@ -307,8 +305,7 @@ static inline void cask_hp_set(cask_hp_slot *slot, void *p)
  */
 static inline void cask_hp_reset(cask_hp_slot *slot)
 {
-    /* Release: pairs with the scanner's acquire load of the slot (see cask__hp_publish). */
-    atomic_store_explicit(&slot->hazard, NULL, memory_order_release);
+    atomic_store_explicit(&slot->hazard, NULL, memory_order_release); /* scan's acquire load */
 }
 
 #ifdef __cplusplus

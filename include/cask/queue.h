@@ -74,7 +74,10 @@ int cask_queue_create(cask_queue **out);
  * cask_queue_destroy - free the queue. Items still in it are not touched (they are the caller's;
  * pop them first if they need freeing). NULL is allowed and does nothing.
  * Context: no other call on this queue may run concurrently or afterwards (join the threads or
- * hand over with release/acquire first). Progress: bounded by the segments left.
+ * hand over with release/acquire first). Having popped every item is not enough: a push still
+ * touches the queue (the wake-up of sleeping pops) after its item can already be popped, so the
+ * consumer of the last item may run before that pusher returns from push. Progress: bounded by
+ * the segments left.
  * Ordering: none. Memory: segments still linked are freed at once; segments already retired are
  * freed by the hazard-pointer domain as usual. Errors: none.
  */

@@ -57,12 +57,12 @@ static inline void cask__futex_wake_all(_Atomic uint32_t *word)
 /* Waker side, after the seq_cst RMW that made the condition true. */
 static inline void cask__ec_notify(cask__eventcount *ec)
 {
-    /* seq_cst: orders this load after the caller's seq_cst RMW, against the waiter's seq_cst
-     * increment in cask__ec_prepare (the Dekker pair in the comment above). */
-    if (atomic_load_explicit(&ec->waiters, memory_order_seq_cst) != 0) {
-        /* seq_cst: a waiter that reads the new value in cask__ec_prepare is then ordered after
-         * this waker's RMW that made the condition true, so its re-check sees it. */
-        atomic_fetch_add_explicit(&ec->seq, 1, memory_order_seq_cst);
+    /* Ordered after the caller's seq_cst RMW, against the waiter's increment (the Dekker pair
+     * in the comment above). */
+    if (atomic_load_explicit(&ec->waiters, memory_order_seq_cst) != 0) { /* prepare's add */
+        /* A waiter that reads the new value in cask__ec_prepare is then ordered after this
+         * waker's RMW that made the condition true, so its re-check sees it. */
+        atomic_fetch_add_explicit(&ec->seq, 1, memory_order_seq_cst); /* prepare's seq load */
         cask__futex_wake_all(&ec->seq);
     }
 }
@@ -70,10 +70,9 @@ static inline void cask__ec_notify(cask__eventcount *ec)
 /* Waiter side: register, and return the sequence value to sleep on. Re-check after this. */
 static inline uint32_t cask__ec_prepare(cask__eventcount *ec)
 {
-    /* seq_cst: pairs with the seq_cst load in cask__ec_notify (Dekker, see above). */
-    atomic_fetch_add_explicit(&ec->waiters, 1, memory_order_seq_cst);
-    /* seq_cst: read after registering, in the same total order as the waker's bump. */
-    return atomic_load_explicit(&ec->seq, memory_order_seq_cst);
+    atomic_fetch_add_explicit(&ec->waiters, 1, memory_order_seq_cst); /* notify's load (Dekker) */
+    /* Read after registering, in the same total order as the waker's bump. */
+    return atomic_load_explicit(&ec->seq, memory_order_seq_cst); /* notify's bump */
 }
 
 /* Waiter side: unregister (after sleeping, or after the re-check found the condition true). */

@@ -30,12 +30,22 @@ $m queue-relaxed-publish lib/queue.c '/&t->cells\[i\], &expected, item,$/{n;s/me
     tsan queue.pairs,queue.split no "push publishes the item into its cell with a relaxed CAS, so the consumer's reads of the item are not ordered after the producer's writes"
 $m queue-no-head-revalidate lib/queue.c '/^static int cask__queue_take/,/^}/s/cask__qseg \*h = cask_hp_protect(slot, &q->head);/cask__qseg *h = atomic_load_explicit(\&q->head, memory_order_acquire); CASK__NOISE("queue.pop.loaded"); cask_hp_set(slot, h);/' \
     tsan queue.pairs,queue.split no "pop announces the head segment in its hazard slot but never re-reads head, so it can use a segment that was already retired and freed"
-$m queue-close-skips-mark lib/queue.c 's/^        atomic_fetch_or_explicit(&t->enq, CLOSED_BIT, memory_order_seq_cst);$/        (void)CLOSED_BIT;/' \
+$m queue-close-skips-mark lib/queue.c 's/^        atomic_fetch_or_explicit(&t->enq, CLOSED_BIT, memory_order_seq_cst);/        (void)CLOSED_BIT;/' \
     invariant queue.close no "close does not set the CLOSED bit in the tail segment's index, so pushes into its free cells are accepted after close returned"
 $m queue-closed-before-empty lib/queue.c 's/^        if (d >= e \&\& (next == NULL || next == CLOSED_LINK)) {$/        if (closed || (d >= e \&\& (next == NULL || next == CLOSED_LINK))) {/' \
     invariant queue.close no "pop reports CASK_ECLOSED as soon as it sees the queue closed, losing the items accepted before the close that are still in it"
 $m queue-wake-before-visible lib/queue.c 's/^    rc = cask__queue_put(q, slot, item);$/    cask__ec_notify(\&q->ec);\n    rc = cask__queue_put(q, slot, item);/;s/^    if (rc == 0)$/    if (rc == 0 \&\& 0)/' \
-    invariant queue.blocking no "push wakes the sleeping consumers before its item is in the queue (and not after), so a consumer that re-checks in between sleeps with the item there: a lost wake-up, reported as a hang"
+    hang queue.blocking no "push wakes the sleeping consumers before its item is in the queue (and not after), so a consumer that re-checks in between sleeps with the item there: a lost wake-up, reported as a hang"
+$m bqueue-relaxed-publish lib/bqueue.c '/atomic_compare_exchange_strong_explicit(slot, &e, fresh,$/{n;s/memory_order_seq_cst,/memory_order_relaxed,/;n;s/memory_order_seq_cst)/memory_order_relaxed)/;}' \
+    tsan queue.bounded_pairs,queue.bounded_split no "the bounded queue's ring entry that publishes an index is written with a relaxed CAS, so the consumer's read of the item slot is not ordered after the producer's write"
+$m bqueue-close-loses-item lib/bqueue.c 's/^        if (atomic_load_explicit(&q->pushers, memory_order_seq_cst) != 1)/        if ((atomic_load_explicit(\&q->pushers, memory_order_seq_cst) \& 1) == 0)/' \
+    invariant queue.bounded_close no "a pop that finds the bounded queue empty after close reports CASK_ECLOSED while a push that got in before the close is still in flight: its accepted item is never delivered"
+$m bqueue-wake-before-visible lib/bqueue.c 's/^            cask__scq_enqueue(q, &q->aq, (uint64_t)i);$/            cask__ec_notify(\&q->not_empty);\n            cask__scq_enqueue(q, \&q->aq, (uint64_t)i);/;s/^    if (rc == 0 || left == 1)$/    if (left == 1)/' \
+    hang queue.bounded_blocking no "bounded push wakes sleeping pops before its item is in the ring (and not after): a pop that re-checks in between sleeps with the item there, a lost wake-up"
+$m bqueue-pop-wakes-before-room lib/bqueue.c '/^int cask_bqueue_try_pop/,/^}/{s/^    cask__scq_enqueue(q, &q->fq, (uint64_t)i);$/    cask__ec_notify(\&q->not_full);\n    cask__scq_enqueue(q, \&q->fq, (uint64_t)i);/;s/^    cask__ec_notify(&q->not_full);$/    (void)0;/;}' \
+    hang queue.bounded_blocking no "bounded pop wakes sleeping pushes before it has given the slot back (and not after): a push that re-checks in between sleeps on a queue with room, a lost wake-up"
+$m bqueue-try-push-ignores-full lib/bqueue.c 's/^        if (i < 0) {$/        if (i < 0 \&\& (i = 0)) {/' \
+    tsan queue.bounded_split no "try_push on a full bounded queue does not say CASK_EFULL but overwrites slot 0, which is still in use: an accepted item is lost and another is delivered twice"
 $m map-get-no-table-revalidate lib/map.c '/^static int get_key/,/^}/s/        table \*t = cask_hp_protect(g->tab, &m->root);/        table *t = atomic_load_explicit(\&m->root, memory_order_acquire); CASK__NOISE("map.get.loaded"); cask_hp_set(g->tab, t);/' \
     tsan map.churn no "get announces the table in its hazard slot but never re-reads root, so it can probe a table that a resize already retired and freed"
 $m map-get-no-value-revalidate lib/map.c '/^static int get_key/,/^}/s/            if (again != v) {/            if (again != v \&\& false) {/' \
