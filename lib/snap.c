@@ -14,11 +14,15 @@
  * QSBR: nothing) and load `current` with acquire. Writers replace `current` with one atomic
  * read-modify-write (exchange for publish, compare-and-swap for update) and hand the previous
  * object to call_rcu inside a small retirement record allocated *before* the swap, so that a
- * failed allocation changes nothing. Losing update candidates were never visible to anyone and
- * are freed on the spot.
+ * failed allocation changes nothing (cells and records come from cask__alloc, which tests
+ * override to inject failures). Losing update candidates were never visible to anyone and
+ * are freed on the spot. A FROZEN cell freezes each object (cask/frozen.h) after every step
+ * that can fail and before the swap, so the release that publishes it also publishes its
+ * protection, and a failure leaves the object as the caller gave it.
  *
  * Invariants
- *   I1  Every object reachable from `current` is owned by the cell and is never written again.
+ *   I1  Every object reachable from `current` is owned by the cell and is never written again
+ *       (FROZEN cells: it is frozen, so a write traps or fails the checksum).
  *   I2  An object leaves `current` by exactly one successful swap, whose thread (and only it)
  *       hands it to call_rcu once: each object is freed exactly once.
  *   I3  An object freed by a call_rcu callback was unreachable from `current` before call_rcu
@@ -42,65 +46,38 @@
  *     began before call_rcu. memb's read side is a plain store plus a compiler barrier; the
  *     writer side pays with membarrier() inside synchronize_rcu. Nothing here adds a fence.
  *
- * ThreadSanitizer and grace periods (cask__snap_hb_release / cask__snap_hb_acquire below)
- *   Debian's liburcu 0.13.2 is not instrumented and synchronises with inline-asm barriers and
- *   futexes, so TSan sees no edge from a reader's section to the free that follows the grace
- *   period, nor from the thread that calls call_rcu to the callback thread. The helper pair
- *   gives TSan exactly those edges, and only under TSan:
- *     E1  read_end releases GP_TOKEN just before the liburcu unlock (every end, nested ones
- *         too: each precedes the end of the outermost section and so the grace period's end);
- *         QSBR: cask_snap_quiescent, offline and unregister release it, since they, not
- *         read_end, are what end a QSBR reader's protection;
- *     E2  a writer releases GP_TOKEN just before call_rcu;
- *     E3  every callback acquires GP_TOKEN first, then frees.
- *   Proof that E1/E3 state only true orderings: a callback for object p runs after a grace
- *   period that began after call_rcu (I3), and a grace period ends only after every section
- *   that was running when it began has ended. Any reader that accessed p did so in such a
- *   section, whose E1 release therefore precedes, in real time, the callback's E3 acquire; TSan's
- *   release accumulates into the token's clock, so the acquire sees it. E2/E3: call_rcu's queue
- *   hand-off really orders the writer before the callback.
- *   cask_snap_barrier needs no annotation: it does not use liburcu's rcu_barrier (whose own
- *   completion record is calloc'd by the caller and freed by the call_rcu thread through an
- *   uninstrumented hand-off, a report inside liburcu that cask could only suppress). Instead
- *   writers count `queued` before call_rcu, every callback ends with a release increment of
- *   `done`, and the barrier waits until an acquire load of done equals a later load of queued:
- *   plain C11, visible to TSan. (If d = done and then q = queued are read and d == q, nothing
- *   was pending when d was read: done never exceeds queued, because each callback's increment
- *   follows its writer's, and the acquire makes those writers' increments visible to the later
- *   load, so queued then was <= q = d <= queued then.) Two counters on their own cache lines,
- *   not one, so that writers and the call_rcu thread do not bounce one line per free.
- *   What the helper does not do: it never orders a writer before a reader (readers never
- *   acquire a token), so a publication that is not a release still shows as a race, and a free
- *   that skips call_rcu carries no acquire and still shows as a race with the reader. The
- *   mutants snap-relaxed-publish and snap-free-without-grace check both (tsan/mutants/).
- *   The edges are over-approximate in one way: E1 covers every section, not only those that
- *   saw p; this can hide a reader that uses p after its section ended (a contract violation)
- *   only if that use also precedes some later section end, which the checked build's
- *   read-outside-section check catches instead.
+ * ThreadSanitizer and grace periods: Debian's liburcu 0.13.2 is not instrumented, so TSan sees
+ * no edge from a reader's section to the free that follows the grace period. One helper,
+ * cask__snap_gp_edge below, is the only place that tells it, with its proof. cask_snap_barrier
+ * needs no annotation: it does not use liburcu's rcu_barrier (whose completion record is
+ * calloc'd by the caller and freed by the call_rcu thread through an uninstrumented hand-off, a
+ * report inside liburcu that cask could only suppress). Instead writers count `queued` before
+ * call_rcu, every callback ends with a release increment of `done`, and the barrier waits until
+ * an acquire load of done equals a later load of queued: plain C11, visible to TSan. (If
+ * d = done and then q = queued are read and d == q, nothing was pending when d was read: done
+ * never exceeds queued, because each callback's increment follows its writer's, and the acquire
+ * makes those writers' increments visible to the later load, so queued then was <= q = d <=
+ * queued then.) Two counters on their own cache lines, so that writers and the call_rcu thread
+ * do not bounce one line per free.
  *
  * Registration. liburcu requires registered reader threads. A thread-local record remembers
  * whether this thread registered with memb (on its first read_begin or write) and with QSBR
  * (explicit); a pthread key destructor unregisters at thread exit. Exiting inside a section is
  * misuse (its nesting word would be freed while writers wait for it) and aborts.
  *
- * _LGPL_SOURCE: liburcu's documented switch that inlines its read-side fast paths (a call into
- * the shared library costs more than the whole section). It applies to this file only, and not
- * under TSan: inlined, liburcu's volatile/inline-asm "atomics" (its grace-period futex word)
- * would be instrumented as plain accesses and reported; out of line they stay invisible, like
- * the rest of the uninstrumented library, and the edges above stand for them.
+ * _LGPL_SOURCE: liburcu's switch that inlines its read-side fast paths. cask never defines it
+ * (doing so would make every program that links cask LGPL-bound and tied to liburcu's private
+ * layout); when the program defines it, this file and snap.h use the inline paths (see snap.h).
+ * Not under TSan: inlined, liburcu's volatile/inline-asm "atomics" (its grace-period futex
+ * word) would be instrumented as plain accesses and reported; out of line they stay invisible,
+ * like the rest of the uninstrumented library, and cask__snap_gp_edge stands for them.
  */
 #define _GNU_SOURCE
 
-#if defined(__SANITIZE_THREAD__)
-#define CASK__SNAP_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define CASK__SNAP_TSAN 1
-#endif
-#endif
+#include "cask/snap.h" /* first: it decides CASK__SNAP_TSAN */
 
-#ifndef CASK__SNAP_TSAN
-#define _LGPL_SOURCE /* liburcu's own switch name: see the last paragraph above */
+#ifdef CASK__SNAP_TSAN
+#undef _LGPL_SOURCE /* see the last paragraph above */
 #endif
 #include <urcu/urcu-memb.h>
 #include <urcu/urcu-qsbr.h>
@@ -117,7 +94,8 @@ void urcu_qsbr_call_rcu(struct rcu_head *head, void (*func)(struct rcu_head *hea
 #include <time.h>
 
 #include "cask/cask.h"
-#include "cask/snap.h"
+#include "cask/frozen.h"
+#include "internal/alloc.h"
 #include "internal/check.h"
 
 #ifdef CASK__SNAP_TSAN
@@ -152,27 +130,50 @@ static pthread_once_t cask__snap_once = PTHREAD_ONCE_INIT;
 static pthread_key_t cask__snap_exit_key;
 static bool cask__snap_key_ok;
 
-/* ---- The one place TSan learns about grace periods (proof in the head comment) ---- */
+/* ---- The one place TSan learns about grace periods ---- */
 
+enum cask__snap_edge {
+    E1_READER_DONE, /* a reader's protection ends: memb read_end; QSBR quiescent, offline,
+                     * unregister (they, not read_end, end a QSBR reader's protection) */
+    E2_QUEUED,      /* a writer is about to call call_rcu */
+    E3_CALLBACK,    /* a call_rcu callback starts, before it frees anything */
+};
+
+/*
+ * cask__snap_gp_edge - tell ThreadSanitizer what liburcu's grace period guarantees; nothing in
+ * other builds. E1 and E2 release one token, E3 acquires it, so TSan sees every E1/E2 that
+ * precedes an E3 in real time as happening before it.
+ * Proof that these edges state only true orderings. E3 for object p runs in the callback of the
+ * call_rcu that retired p, after a grace period that began after that call_rcu (I3). A grace
+ * period ends only after every read section (memb) running when it began has ended, or after
+ * every QSBR reader online when it began has passed a quiescent state. A reader that accessed p
+ * loaded it from `current` before the swap that removed it, so its section was running when the
+ * grace period began, and its E1, just before the liburcu unlock or quiescent state that let the
+ * grace period end, precedes the callback's E3 in real time; TSan's release accumulates into the
+ * token's clock, so E3 sees it. E2/E3: call_rcu's queue hand-off really orders the writer before
+ * the callback.
+ * What it does not do: it never orders a writer before a reader (readers never acquire), so a
+ * publication that is not a release still shows as a race; and a free that skips call_rcu has no
+ * E3 and still shows as a race with the reader (mutants snap-relaxed-publish,
+ * snap-free-without-grace). Over-approximation: E1 covers every section, not only those that saw
+ * p; this can hide a use of p after its section ended (a contract violation) only if that use
+ * also precedes some later E1, and the checked build's read-outside-section check catches that.
+ */
 #ifdef CASK__SNAP_TSAN
-static char cask__snap_gp_token; /* E1, E2 release; E3 acquires */
-#define GP_TOKEN (&cask__snap_gp_token)
+static char cask__snap_gp_token;
 
-/* Tells TSan that what this thread did so far happens before a later hb_acquire of `token`. */
-static inline void cask__snap_hb_release(void *token)
+static inline void cask__snap_gp_edge(enum cask__snap_edge edge)
 {
-    __tsan_release(token);
-}
-
-/* Tells TSan that every earlier hb_release of `token` happens before what this thread does next. */
-static inline void cask__snap_hb_acquire(void *token)
-{
-    __tsan_acquire(token);
+    if (edge == E3_CALLBACK)
+        __tsan_acquire(&cask__snap_gp_token);
+    else
+        __tsan_release(&cask__snap_gp_token);
 }
 #else
-#define GP_TOKEN NULL
-#define cask__snap_hb_release(token) ((void)(token))
-#define cask__snap_hb_acquire(token) ((void)(token))
+static inline void cask__snap_gp_edge(enum cask__snap_edge edge)
+{
+    (void)edge;
+}
 #endif
 
 /* ---- Registration ---- */
@@ -191,7 +192,7 @@ static void cask__snap_thread_exit(void *unused)
         me->memb_registered = false;
     }
     if (me->qsbr_registered) {
-        cask__snap_hb_release(GP_TOKEN); /* leaving QSBR is a quiescent state */
+        cask__snap_gp_edge(E1_READER_DONE); /* leaving QSBR is a quiescent state */
         urcu_qsbr_unregister_thread();
         me->qsbr_registered = false;
         me->qsbr_online = false;
@@ -239,7 +240,7 @@ static void cask__snap_call_rcu(const cask_snap *cell, struct rcu_head *head,
      * of done (for real; for TSan that needs no edge, both are atomics). */
     atomic_fetch_add_explicit(&cask__snap_queued, 1, memory_order_relaxed);
     bool qsbr = cell->qsbr; /* read before E2: destroy's callback frees the cell */
-    cask__snap_hb_release(GP_TOKEN); /* E2: last, so every access of ours comes before it */
+    cask__snap_gp_edge(E2_QUEUED); /* last, so every access of ours comes before it */
     if (qsbr)
         urcu_qsbr_call_rcu(head, fn);
     else
@@ -248,44 +249,63 @@ static void cask__snap_call_rcu(const cask_snap *cell, struct rcu_head *head,
 
 /* ---- Creation and destruction ---- */
 
-static int cask__snap_create(const void *initial, cask_snap_free_fn free_fn, bool qsbr,
-                             cask_snap **out)
+/* FROZEN cells: freeze `object` before it becomes visible. Returns 0 (also if the caller had
+ * frozen it already), CASK_EINVAL if it is not from cask_frozen_alloc, CASK_ENOMEM if the
+ * kernel refused the protection; on failure the object is as it was. */
+static int cask__snap_freeze(const cask_snap *cell, const void *object)
 {
-    if (out == NULL || free_fn == NULL)
+    if (!cell->frozen || object == NULL)
+        return 0;
+    int rc = cask_frozen_freeze((void *)object); /* the cell owns it; nobody else writes it */
+    return rc == CASK_EFROZEN ? 0 : rc;
+}
+
+int cask_snap_create_with(const void *initial, cask_snap_free_fn free_fn, unsigned flags,
+                          cask_snap **out)
+{
+    bool frozen = (flags & CASK_SNAP_FROZEN) != 0;
+    if (out == NULL || (free_fn == NULL && !frozen) ||
+        (flags & ~(unsigned)(CASK_SNAP_FROZEN | CASK_SNAP_QSBR)) != 0)
         return CASK_EINVAL;
-    cask_snap *cell = malloc(sizeof(*cell));
+    cask_snap *cell = cask__alloc(64, sizeof(*cell)); /* own line: `current` is read-mostly */
     if (cell == NULL)
         return CASK_ENOMEM;
+    cell->free_fn = free_fn != NULL ? free_fn : cask_frozen_free;
+    cell->qsbr = (flags & CASK_SNAP_QSBR) != 0;
+    cell->frozen = frozen;
+    int rc = cask__snap_freeze(cell, initial);
+    if (rc != 0) {
+        cask__free(cell);
+        return rc;
+    }
     /* Not yet shared: the caller's hand-off of the cell (release store or thread creation)
      * publishes this store and the initial object with it. */
     atomic_init(&cell->current, initial);
-    cell->free_fn = free_fn;
-    cell->qsbr = qsbr;
     *out = cell;
     return 0;
 }
 
 int cask_snap_create(const void *initial, cask_snap_free_fn free_fn, cask_snap **out)
 {
-    return cask__snap_create(initial, free_fn, false, out);
+    return cask_snap_create_with(initial, free_fn, 0, out);
 }
 
 int cask_snap_create_qsbr(const void *initial, cask_snap_free_fn free_fn, cask_snap **out)
 {
-    return cask__snap_create(initial, free_fn, true, out);
+    return cask_snap_create_with(initial, free_fn, CASK_SNAP_QSBR, out);
 }
 
 /* call_rcu callback of destroy: frees the last version and the cell. */
 static void cask__snap_destroy_cb(struct rcu_head *head)
 {
-    cask__snap_hb_acquire(GP_TOKEN); /* E3 */
+    cask__snap_gp_edge(E3_CALLBACK);
     cask_snap *cell = (cask_snap *)(void *)((char *)head - offsetof(cask_snap, head));
     void *last = (void *)atomic_load_explicit(&cell->current, memory_order_relaxed);
     if (last != NULL)
         cell->free_fn(last);
-    free(cell);
-    /* Release: pairs with cask_snap_barrier's acquire load: the free happens before its return. */
-    atomic_fetch_add_explicit(&cask__snap_done, 1, memory_order_release);
+    cask__free(cell);
+    /* The free happens before the barrier's return. */
+    atomic_fetch_add_explicit(&cask__snap_done, 1, memory_order_release); /* pairs with acquire in cask_snap_barrier */
 }
 
 void cask_snap_destroy(cask_snap *cell)
@@ -330,8 +350,8 @@ const void *cask__snap_read_checked(cask_snap *cell)
                 KIND, cell, "cask_snap_read outside a read section",
                 "call cask_snap_read_begin before and cask_snap_read_end after using the object");
     CASK__NOISE("snap.read.load");
-    /* Acquire: pairs with the release half of the exchange/CAS that published the object. */
-    return atomic_load_explicit(&cell->current, memory_order_acquire);
+    /* The object's contents, written before publication, are visible after this load. */
+    return atomic_load_explicit(&cell->current, memory_order_acquire); /* pairs with release in cask__snap_install */
 }
 
 /* The memb half of cask_snap_read_end (QSBR: inline in snap.h; E1 for QSBR is at the
@@ -340,7 +360,7 @@ void cask__snap_memb_end(cask_snap *cell)
 {
     CASK__REQUIRE(urcu_memb_read_ongoing(), KIND, cell, "read section ended but none was begun",
                   "pair every cask_snap_read_end with an earlier cask_snap_read_begin");
-    cask__snap_hb_release(GP_TOKEN); /* E1: before the unlock that lets the GP end */
+    cask__snap_gp_edge(E1_READER_DONE); /* before the unlock that lets the GP end */
     urcu_memb_read_unlock();
 }
 
@@ -349,13 +369,13 @@ void cask__snap_memb_end(cask_snap *cell)
 /* call_rcu callback: a grace period after the swap, free the replaced object. */
 static void cask__snap_free_cb(struct rcu_head *head)
 {
-    cask__snap_hb_acquire(GP_TOKEN); /* E3 */
+    cask__snap_gp_edge(E3_CALLBACK);
     struct cask__snap_retired *r =
         (struct cask__snap_retired *)(void *)((char *)head - offsetof(struct cask__snap_retired, head));
     r->free_fn(r->object);
-    free(r);
-    /* Release: pairs with cask_snap_barrier's acquire load: the free happens before its return. */
-    atomic_fetch_add_explicit(&cask__snap_done, 1, memory_order_release);
+    cask__free(r);
+    /* The free happens before the barrier's return. */
+    atomic_fetch_add_explicit(&cask__snap_done, 1, memory_order_release); /* pairs with acquire in cask_snap_barrier */
 }
 
 /* Schedules `old` (just swapped out of the cell by this thread) for a free after a grace
@@ -363,7 +383,7 @@ static void cask__snap_free_cb(struct rcu_head *head)
 static void cask__snap_retire(cask_snap *cell, struct cask__snap_retired *r, const void *old)
 {
     if (old == NULL) {
-        free(r);
+        cask__free(r);
         return;
     }
     r->object = (void *)old; /* ownership comes back from the cell: it may be freed */
@@ -377,24 +397,19 @@ static void cask__snap_retire(cask_snap *cell, struct cask__snap_retired *r, con
  * publish (expected == NULL, any_expected true: exchange) and update (compare-and-swap from
  * *expected) go through it. On success returns true and stores the replaced version in *old;
  * on failure (update only) returns false with the newer version in *expected.
- * FROZEN-MEMORY HOOK: the later frozen-memory issue write-protects `next` here, right before
- * the release that publishes it (checked builds), so that no write after publication goes
- * unnoticed. This is the only spot that must change.
+ * Release publishes next's contents (and, FROZEN, its protection) to readers; acquire takes over
+ * the old version from its installer, so its creator's writes happen before our call_rcu and its
+ * free; a failed CAS acquires the winner's version, which fn reads next.
  */
 static bool cask__snap_install(cask_snap *cell, bool any_expected, const void **expected,
                                const void *next, const void **old)
 {
     if (any_expected) {
-        /* acq_rel: release pairs with readers' acquire load (next's contents); acquire pairs
-         * with the release of the swap that installed the old version (its creator's writes
-         * come before our call_rcu and its free). */
-        *old = atomic_exchange_explicit(&cell->current, next, memory_order_acq_rel);
+        *old = atomic_exchange_explicit(&cell->current, next, memory_order_acq_rel); /* pairs with readers' acquire and the previous install */
         return true;
     }
-    /* Success acq_rel: as the exchange above. Failure acquire: pairs with the release of the
-     * winning writer's swap; fn reads the version we get back. */
     if (atomic_compare_exchange_strong_explicit(&cell->current, expected, next,
-                                                memory_order_acq_rel, memory_order_acquire)) {
+                                                memory_order_acq_rel, memory_order_acquire)) { /* pairs with readers' acquire and the previous install; failure: with the winner's release */
         *old = *expected;
         return true;
     }
@@ -405,9 +420,14 @@ int cask_snap_publish(cask_snap *cell, const void *object)
 {
     CASK__REQUIRE(cell != NULL, KIND, NULL, "cask_snap_publish was given NULL",
                   "pass a cell made by cask_snap_create");
-    struct cask__snap_retired *r = malloc(sizeof(*r));
+    struct cask__snap_retired *r = cask__alloc(16, sizeof(*r));
     if (r == NULL)
         return CASK_ENOMEM; /* nothing changed; the caller keeps object */
+    int rc = cask__snap_freeze(cell, object); /* last step that can fail */
+    if (rc != 0) {
+        cask__free(r);
+        return rc;
+    }
     cask__snap_writer_ready(cell);
     CASK__NOISE("snap.publish.allocated");
     const void *old;
@@ -422,7 +442,7 @@ int cask_snap_update(cask_snap *cell, cask_snap_update_fn fn, void *arg)
 {
     CASK__REQUIRE(cell != NULL && fn != NULL, KIND, cell, "cask_snap_update was given NULL",
                   "pass a cell made by cask_snap_create and an update function");
-    struct cask__snap_retired *r = malloc(sizeof(*r));
+    struct cask__snap_retired *r = cask__alloc(16, sizeof(*r));
     if (r == NULL)
         return CASK_ENOMEM; /* before fn ran: nothing changed */
     cask__snap_writer_ready(cell);
@@ -432,14 +452,19 @@ int cask_snap_update(cask_snap *cell, cask_snap_update_fn fn, void *arg)
         CASK__NOISE("snap.update.loaded");
         void *next = NULL;
         int rc = fn(cur, arg, &next);
+        if (rc >= 0) {
+            CASK__REQUIRE(next != cur, KIND, cell,
+                          "the update function returned the current version as the next one",
+                          "return a new object; the current one is immutable and owned by the cell");
+            rc = cask__snap_freeze(cell, next);
+            if (rc < 0)
+                cell->free_fn(next); /* never visible: freed like a losing candidate */
+        }
         if (rc < 0) {
             cask_snap_read_end(cell);
-            free(r);
+            cask__free(r);
             return rc;
         }
-        CASK__REQUIRE(next != cur, KIND, cell,
-                      "the update function returned the current version as the next one",
-                      "return a new object; the current one is immutable and owned by the cell");
         CASK__NOISE("snap.update.computed");
         const void *old;
         if (cask__snap_install(cell, false, &cur, next, &old)) {
@@ -467,16 +492,16 @@ void cask_snap_barrier(void)
                   "end the read section first");
     bool was_online = me->qsbr_online;
     if (was_online) { /* else a QSBR grace period would wait for this very thread */
-        cask__snap_hb_release(GP_TOKEN); /* E1: going offline is a quiescent state */
+        cask__snap_gp_edge(E1_READER_DONE); /* going offline is a quiescent state */
         urcu_qsbr_thread_offline();
     }
     /* Poll with a growing sleep: callbacks run in batches after grace periods (milliseconds),
      * so a futex would buy nothing measurable here. */
     long wait_ns = 1000;
     for (;;) {
-        /* Acquire: pairs with the release increment that ends every callback (its free happens
-         * before our return, and its writer's queued increment is visible to the next load). */
-        unsigned long d = atomic_load_explicit(&cask__snap_done, memory_order_acquire);
+        /* Every counted callback's free happens before our return, and its writer's queued
+         * increment is visible to the next load. */
+        unsigned long d = atomic_load_explicit(&cask__snap_done, memory_order_acquire); /* pairs with release in the callbacks */
         if (d == atomic_load_explicit(&cask__snap_queued, memory_order_relaxed))
             break;
         nanosleep(&(struct timespec){.tv_nsec = wait_ns}, NULL);
@@ -512,7 +537,7 @@ void cask_snap_qsbr_unregister(void)
 {
     struct cask__snap_self *me = &cask__snap_me;
     cask__snap_qsbr_check(me, "cask_snap_qsbr_unregister by a thread that is not registered");
-    cask__snap_hb_release(GP_TOKEN); /* a quiescent state */
+    cask__snap_gp_edge(E1_READER_DONE); /* a quiescent state */
     urcu_qsbr_unregister_thread();
     me->qsbr_registered = false;
     me->qsbr_online = false;
@@ -524,7 +549,7 @@ void cask_snap_quiescent(void)
     cask__snap_qsbr_check(me, "cask_snap_quiescent by a thread that is not registered");
     CASK__REQUIRE(me->qsbr_online, KIND, NULL, "cask_snap_quiescent while offline",
                   "call cask_snap_qsbr_online first");
-    cask__snap_hb_release(GP_TOKEN); /* E1 for QSBR readers */
+    cask__snap_gp_edge(E1_READER_DONE); /* QSBR readers' protection ends here */
     urcu_qsbr_quiescent_state();
 }
 
@@ -534,7 +559,7 @@ void cask_snap_qsbr_offline(void)
     cask__snap_qsbr_check(me, "cask_snap_qsbr_offline by a thread that is not registered");
     if (!me->qsbr_online)
         return;
-    cask__snap_hb_release(GP_TOKEN); /* E1: offline is a quiescent state */
+    cask__snap_gp_edge(E1_READER_DONE); /* offline is a quiescent state */
     urcu_qsbr_thread_offline();
     me->qsbr_online = false;
 }

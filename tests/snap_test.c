@@ -21,6 +21,15 @@
 #include "cask/cask.h"
 #include "expect.h"
 
+/* Built again as snap_test_lgpl with _LGPL_SOURCE: then snap.h must use liburcu's inline read
+ * side (except under TSan, where it never does). */
+#if defined(_LGPL_SOURCE) && !defined(CASK__SNAP_TSAN) && !defined(CASK__SNAP_INLINE_MEMB)
+#error "_LGPL_SOURCE is defined but snap.h did not take the inline read side"
+#endif
+#if !defined(_LGPL_SOURCE) && defined(CASK__SNAP_INLINE_MEMB)
+#error "snap.h inlined liburcu without _LGPL_SOURCE"
+#endif
+
 typedef struct {
     uint64_t value;
     uint64_t body[6];

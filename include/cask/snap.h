@@ -45,6 +45,21 @@
  * blocking waits. Threads that read QSBR cells must register (cask_snap_qsbr_register), since a
  * registered thread that never reaches a quiescent state stalls every QSBR free in the process.
  *
+ * Frozen snapshots (opt-in, CASK_SNAP_FROZEN): the cell freezes every object it is given
+ * (cask/frozen.h) before publishing it, so the immutability rule is enforced: in checked builds
+ * a write to a published object traps at once with the frozen-memory report naming the object;
+ * in unchecked builds the checksum catches it when the object is freed.
+ *
+ * _LGPL_SOURCE (opt-in, liburcu's own switch): cask never defines it. A program that defines it
+ * (before every include, for its own code and for lib/ alike) declares itself LGPL-compatible
+ * with liburcu, and then this header inlines liburcu's memb read-side fast path into
+ * cask_snap_read_begin / cask_snap_read_end instead of calling into the shared library: a read
+ * section + read + end drops from about 14 ns to about 3 ns (QSBR sections cost about 1.6 ns
+ * either way; bench/snap_bench.c). The inlined code bakes in liburcu's private reader layout:
+ * such a program must be rebuilt whenever liburcu's major version (its soname) changes. Under
+ * ThreadSanitizer the switch is ignored (the inlined liburcu accesses would be instrumented and
+ * reported; out of line they stay invisible like the rest of the uninstrumented library).
+ *
  * Checked builds (see README.md) also abort on a read outside a section. Always checked: ending
  * a section that was not begun, a NULL cell, reading a QSBR cell from an unregistered thread,
  * a quiescent state or barrier inside a section.
@@ -54,8 +69,24 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "cask/internal/noise.h"
+
+/* ThreadSanitizer build (gcc defines the first, clang answers the second). Private. */
+#if defined(__SANITIZE_THREAD__)
+#define CASK__SNAP_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CASK__SNAP_TSAN 1
+#endif
+#endif
+
+/* The program opted in to liburcu's inline read side (see the header comment). Private. */
+#if defined(_LGPL_SOURCE) && !defined(CASK__SNAP_TSAN)
+#define CASK__SNAP_INLINE_MEMB 1
+#include <urcu/urcu-memb.h>
+#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -89,6 +120,37 @@ typedef int (*cask_snap_update_fn)(const void *current, void *arg, void **next);
  * success; free the cell with cask_snap_destroy.
  */
 int cask_snap_create(const void *initial, cask_snap_free_fn free_fn, cask_snap **out);
+
+/* Flags of cask_snap_create_with (or them together). */
+enum {
+    /* Freeze every object the cell is given (initial, published, made by an update function)
+     * before it becomes visible to readers; the objects must come from cask_frozen_alloc. */
+    CASK_SNAP_FROZEN = 1u << 0,
+    /* liburcu's QSBR flavour instead of memb (see cask_snap_create_qsbr). */
+    CASK_SNAP_QSBR = 1u << 1,
+};
+
+/*
+ * cask_snap_create_with - as cask_snap_create, with options. `flags` is 0 or an or of:
+ *   CASK_SNAP_FROZEN  every object given to the cell (`initial` here, then each published
+ *                     object and each update result) must be a region from cask_frozen_alloc;
+ *                     the cell freezes it (cask_frozen_freeze) before the release that makes it
+ *                     visible (one already frozen is accepted as it is). From then on a write to
+ *                     it traps with the frozen-memory report in checked builds, or aborts with
+ *                     "modified after freeze" when it is freed in unchecked builds. `free_fn`
+ *                     may be NULL: retired objects then go to cask_frozen_free. A free_fn of
+ *                     your own receives frozen regions (free them with cask_frozen_free).
+ *   CASK_SNAP_QSBR    liburcu's QSBR flavour, as cask_snap_create_qsbr.
+ * Returns 0 and sets *out; CASK_EINVAL if out is NULL, flags has an unknown bit, free_fn is
+ * NULL without CASK_SNAP_FROZEN, or (FROZEN) initial is not from cask_frozen_alloc; CASK_ENOMEM
+ * if allocation, or the kernel's write protection of initial, failed. On failure *out is
+ * untouched and initial is still the caller's, as it was (not frozen).
+ * Context, progress: as cask_snap_create (FROZEN: plus one mprotect, or a checksum pass over
+ * the object in unchecked builds, per object given). Ordering, memory: as cask_snap_create;
+ * FROZEN objects occupy whole pages (cask_frozen_alloc).
+ */
+int cask_snap_create_with(const void *initial, cask_snap_free_fn free_fn, unsigned flags,
+                          cask_snap **out);
 
 /*
  * cask_snap_create_qsbr - as cask_snap_create, with liburcu's QSBR flavour: read sections cost
@@ -145,8 +207,10 @@ static inline void cask_snap_read_end(cask_snap *cell);
 /*
  * cask_snap_publish - make `object` the cell's current version; the previous one is freed after
  * a grace period.
- * Returns 0; CASK_ENOMEM if the retirement record could not be allocated (nothing changed: the
- * cell still holds the old version and the caller still owns `object`).
+ * Returns 0; CASK_ENOMEM if the retirement record could not be allocated; on a FROZEN cell,
+ * CASK_EINVAL if object is not from cask_frozen_alloc, CASK_ENOMEM if the kernel refused to
+ * write-protect it. On failure nothing changed: the cell still holds the old version and the
+ * caller still owns `object`, as it was (not frozen by this call).
  * Context: any thread, also inside a read section, concurrently with readers and other writers.
  * Progress: wait-free apart from malloc and the thread's first-use registration.
  * Ordering: on success acq_rel: release publishes the object's contents to readers (pairs with
@@ -161,7 +225,9 @@ int cask_snap_publish(cask_snap *cell, const void *object);
  * published) and retry with the newer version. Several writers may update at once: none of
  * their updates is lost, and each is applied to the version it was computed from.
  * Returns 0 once fn's result was installed; CASK_ENOMEM before calling fn if the retirement
- * record could not be allocated; fn's negative code if fn gave up (nothing changed).
+ * record could not be allocated; fn's negative code if fn gave up (nothing changed); on a
+ * FROZEN cell, CASK_EINVAL or CASK_ENOMEM if fn's result could not be frozen (as publish; the
+ * result is freed at once like a losing candidate, and nothing changed).
  * Context: any thread (QSBR cells: registered and online), also inside a read section.
  * Progress: lock-free: fn runs again only when another writer's publication won meanwhile.
  * Ordering: on success acq_rel, as publish; fn sees current's contents (acquire). On failure:
@@ -225,6 +291,7 @@ struct cask_snap {
     _Atomic(const void *) current;     /* the published version */
     cask_snap_free_fn free_fn;         /* immutable */
     bool qsbr;                         /* immutable: which liburcu flavour guards it */
+    bool frozen;                       /* immutable: CASK_SNAP_FROZEN */
     struct cask__snap_rcu_head head;   /* destroy's deferred free of the cell */
 };
 
@@ -248,7 +315,13 @@ static inline void cask_snap_read_begin(cask_snap *cell)
     if (cell == NULL)
         cask__snap_misuse(cell, CASK__SNAP_MISUSE_NULL);
     if (!cell->qsbr) {
-        cask__snap_memb_begin(cell);
+#ifdef CASK__SNAP_INLINE_MEMB
+        if (__builtin_expect(cask__snap_me.memb_registered, 1)) {
+            urcu_memb_read_lock(); /* liburcu's inline fast path: own nesting word + barrier */
+            return;
+        }
+#endif
+        cask__snap_memb_begin(cell); /* registers the thread on first use */
         return;
     }
     /* QSBR: the section is bookkeeping for the checks; protection lasts until the thread's
@@ -263,7 +336,13 @@ static inline void cask_snap_read_end(cask_snap *cell)
     if (cell == NULL)
         cask__snap_misuse(cell, CASK__SNAP_MISUSE_NULL);
     if (!cell->qsbr) {
+#ifdef CASK__SNAP_INLINE_MEMB
+        if (!urcu_memb_read_ongoing())
+            cask__snap_misuse(cell, CASK__SNAP_MISUSE_UNBEGUN);
+        urcu_memb_read_unlock(); /* no TSan edge needed: never inlined under TSan */
+#else
         cask__snap_memb_end(cell);
+#endif
         return;
     }
     if (cask__snap_me.qsbr_nest == 0)
@@ -283,8 +362,8 @@ static inline const void *cask_snap_read(cask_snap *cell)
 static inline const void *cask_snap_read(cask_snap *cell)
 {
     CASK__NOISE("snap.read.load");
-    /* Acquire: pairs with the release half of the exchange/CAS that published the object. */
-    return atomic_load_explicit(&cell->current, memory_order_acquire);
+    /* The object's contents, written before publication, are visible after this load. */
+    return atomic_load_explicit(&cell->current, memory_order_acquire); /* pairs with release in cask__snap_install */
 }
 #endif
 

@@ -16,11 +16,11 @@ $m hp-exit-drops-leftovers lib/hp.c 's/^            cask__hp_orphan_leftovers(d,
     invariant hp.exit_handover no "a thread exit forgets the objects still protected instead of handing them to the domain (they leak)"
 $m hp-acquire-slot-relaxed lib/hp.c '/^static long cask__hp_collect/,/^}/s/memory_order_acquire/memory_order_relaxed/' \
     tsan hp.replace no "the scan reads hazard slots with relaxed loads, so a reader's last accesses are not ordered before the reclaim"
-$m snap-free-without-grace lib/snap.c 's/^    cask__snap_call_rcu(cell, &r->head, cask__snap_free_cb);$/    cell->free_fn(r->object); free(r); (void)cask__snap_free_cb;/' \
+$m snap-free-without-grace lib/snap.c 's/^    cask__snap_call_rcu(cell, &r->head, cask__snap_free_cb);$/    cell->free_fn(r->object); cask__free(r); (void)cask__snap_free_cb;/' \
     tsan snap.publish yes "a replaced snapshot is freed at once instead of after a grace period, while readers may still use it"
 $m snap-relaxed-publish lib/snap.c '/atomic_exchange_explicit(&cell->current, next, memory_order_acq_rel)/s/memory_order_acq_rel/memory_order_relaxed/' \
     tsan snap.publish no "publish installs the new object with a relaxed exchange, so readers may see the pointer before the object's contents"
-$m snap-relaxed-update-cas lib/snap.c 's/memory_order_acq_rel, memory_order_acquire)) {$/memory_order_relaxed, memory_order_relaxed)) {/' \
+$m snap-relaxed-update-cas lib/snap.c 's/memory_order_acq_rel, memory_order_acquire)) {/memory_order_relaxed, memory_order_relaxed)) {/' \
     tsan snap.update no "read-copy-update installs its candidate with a relaxed compare-and-swap: readers and later updaters may see it before its contents"
 $m snap-relaxed-read lib/snap.c 's/return atomic_load_explicit(&cell->current, memory_order_acquire);/return atomic_load_explicit(\&cell->current, memory_order_relaxed);/' \
     tsan snap.publish no "readers load the snapshot pointer with relaxed order, so the object's contents are not ordered before their reads"
