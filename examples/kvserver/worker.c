@@ -7,7 +7,7 @@
  * until the replies waiting to be sent reach max-output-bytes; then it sends what it can.
  * A connection whose replies cannot all be sent stops being read (EPOLLIN off, EPOLLOUT on)
  * until they are: a client that pipelines without reading slows down, it cannot grow our
- * memory. Limits come from the configuration snapshot, read once per event.
+ * memory. Limits come from the configuration snapshot, read once per epoll_wait batch.
  *
  * Broken framing (RESP protocol error) or an oversized request gets an error reply, then the
  * connection is closed once the reply is sent. Unknown commands and wrong arguments are
@@ -67,7 +67,7 @@ static void conn_free(wstate *s, kv_conn *c)
     free(c);
 }
 
-/* Reads the configuration's limits (once per event: a reload applies from the next one). */
+/* Reads the configuration's limits into s. */
 static void read_limits(wstate *s)
 {
     cask_snap *cell = s->ctx.db->config;
@@ -177,7 +177,6 @@ static void conn_event(wstate *s, kv_conn *c, unsigned events)
         conn_free(s, c);
         return;
     }
-    read_limits(s);
     if (events & (EPOLLIN | EPOLLHUP)) {
         ssize_t n = read_some(s, c);
         if (n == 0 || n == -2)
@@ -265,6 +264,7 @@ static void *worker_main(void *arg)
             perror("kvserver: epoll_wait");
             abort();
         }
+        read_limits(s); /* once per batch of events: a reload applies from the next batch */
         for (int i = 0; i < n; i++) {
             if (events[i].data.ptr != NULL) {
                 conn_event(s, events[i].data.ptr, events[i].events);
