@@ -40,7 +40,8 @@ typedef struct kv_conn {
     size_t in_len, in_cap;
     kv_out out;
     unsigned events; /* the epoll interest currently registered */
-    bool closing;    /* close once the replies are sent (QUIT, protocol error, EOF) */
+    bool quit;       /* run no more requests: QUIT, protocol error, oversized request */
+    bool eof;        /* read no more: the client closed its end, or the server stops */
     struct kv_conn *prev, *next; /* the worker's list */
 } kv_conn;
 
@@ -82,7 +83,7 @@ static void read_limits(wstate *s)
 static void process(wstate *s, kv_conn *c)
 {
     size_t start = 0;
-    while (!c->closing && kv_out_pending(&c->out) < s->max_output && !c->out.failed) {
+    while (!c->quit && kv_out_pending(&c->out) < s->max_output && !c->out.failed) {
         int argc = 0;
         size_t used = 0;
         const char *why = NULL;
@@ -93,16 +94,16 @@ static void process(wstate *s, kv_conn *c)
         if (rc == KV_PARSE_OK) {
             start += used;
             if (kv_execute(&s->ctx, s->args, argc, &c->out) == KV_CLOSE)
-                c->closing = true;
+                c->quit = true;
         } else if (rc == KV_PARSE_EMPTY) {
             start += used;
         } else if (rc == KV_PARSE_TOO_LARGE) {
             kv_out_errorf(&c->out, "ERR request larger than max-request-bytes (%zu)",
                           s->max_request);
-            c->closing = true;
+            c->quit = true;
         } else {
             kv_out_errorf(&c->out, "ERR %s", why);
-            c->closing = true;
+            c->quit = true;
         }
     }
     if (start > 0) {
@@ -161,7 +162,7 @@ static ssize_t read_some(wstate *s, kv_conn *c)
 /* Registers the interest c needs now: replies pending => EPOLLOUT, else EPOLLIN. */
 static bool rearm(wstate *s, kv_conn *c)
 {
-    unsigned want = kv_out_pending(&c->out) > 0 ? EPOLLOUT : c->closing ? 0 : EPOLLIN;
+    unsigned want = kv_out_pending(&c->out) > 0 ? EPOLLOUT : EPOLLIN;
     if (want == c->events)
         return true;
     struct epoll_event ev = {.events = want, .data.ptr = c};
@@ -169,6 +170,25 @@ static bool rearm(wstate *s, kv_conn *c)
         return false;
     c->events = want;
     return true;
+}
+
+/*
+ * Runs c's complete requests and sends the replies, again while everything was sent and
+ * requests remain (process() stops at max-output-bytes). Returns false if c must be freed now:
+ * the socket failed, or it is done (QUIT, protocol error or end of input) with nothing left
+ * to send.
+ */
+static bool serve(wstate *s, kv_conn *c)
+{
+    for (;;) {
+        size_t before = c->in_len;
+        process(s, c);
+        if (!flush(c))
+            return false;
+        if (kv_out_pending(&c->out) > 0 || c->quit || c->in_len == before)
+            break;
+    }
+    return kv_out_pending(&c->out) > 0 || !(c->quit || c->eof);
 }
 
 static void conn_event(wstate *s, kv_conn *c, unsigned events)
@@ -179,13 +199,14 @@ static void conn_event(wstate *s, kv_conn *c, unsigned events)
     }
     if (events & (EPOLLIN | EPOLLHUP)) {
         ssize_t n = read_some(s, c);
-        if (n == 0 || n == -2)
-            c->closing = true; /* EOF: answer what was sent, then close */
-        process(s, c);
-    } else {
-        process(s, c); /* EPOLLOUT: requests held back by the reply limit */
+        if (n == -2) {
+            conn_free(s, c);
+            return;
+        }
+        if (n == 0)
+            c->eof = true; /* answer what was sent, then close */
     }
-    if (!flush(c) || (c->closing && kv_out_pending(&c->out) == 0) || !rearm(s, c))
+    if (!serve(s, c) || !rearm(s, c))
         conn_free(s, c);
 }
 
@@ -220,22 +241,20 @@ static void drain(wstate *s)
     int64_t deadline = now_ms() + KV_DRAIN_MS;
     while (s->conns != NULL) {
         kv_conn *c = s->conns;
-        c->closing = true;
+        /* Bytes already in the socket are in flight too: read until none is left. */
         for (;;) {
-            ssize_t n = read_some(s, c); /* bytes already in the socket are in flight too */
-            process(s, c);
-            if (!flush(c))
+            ssize_t n = read_some(s, c);
+            if (n == -2 || !serve(s, c))
                 break;
-            if (n <= 0 && kv_out_pending(&c->out) == 0)
-                break;
-            int left = (int)(deadline - now_ms());
-            if (left <= 0)
-                break;
-            if (kv_out_pending(&c->out) > 0) {
-                struct pollfd p = {.fd = c->fd, .events = POLLOUT};
-                if (poll(&p, 1, left) <= 0)
-                    break;
+            if (kv_out_pending(&c->out) == 0) {
+                if (n <= 0 || now_ms() >= deadline)
+                    break; /* all answered, nothing more arrived (or no more time) */
+                continue;
             }
+            int left = (int)(deadline - now_ms());
+            struct pollfd p = {.fd = c->fd, .events = POLLOUT};
+            if (left <= 0 || poll(&p, 1, left) <= 0)
+                break; /* the client does not take its replies: give up at the deadline */
         }
         conn_free(s, c);
     }
