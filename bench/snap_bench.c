@@ -5,13 +5,17 @@
  *
  * Benches (ns per operation, per thread; see bench/bench.h for the columns):
  *   snap.read     one read of the current snapshot, reading one field through the pointer:
- *                   cask        cask_snap_read_begin + cask_snap_read + cask_snap_read_end (memb)
+ *                   cask        cask_snap_read_begin + cask_snap_read + cask_snap_read_end (memb),
+ *                               in a program that does not define _LGPL_SOURCE (the default:
+ *                               the read section calls into liburcu's shared library)
+ *                   cask-lgpl   the same in a program that defines _LGPL_SOURCE (its own
+ *                               compilation unit, snap_bench_lgpl.c): liburcu's read side inline
  *                   cask-qsbr   the same on a QSBR cell, plus cask_snap_quiescent once every
  *                               64 reads (one event-loop turn of 64 requests), amortised
  *                   atomic      a plain acquire load of an _Atomic pointer: the floor, with no
  *                               reclamation at all (unsafe if the object is ever freed)
  *                   urcu        liburcu memb read lock + acquire load + unlock, done directly
- *                               (inline fast paths, _LGPL_SOURCE): what cask wraps
+ *                               (inline fast paths, _LGPL_SOURCE, in snap_bench_lgpl.c)
  *                   rwlock      pthread_rwlock_rdlock + load + unlock
  *                 The snapshot never changes during the bench: this is the read side alone.
  *   snap.publish  malloc a new version, fill it, replace the current one; cask frees the old one
@@ -25,10 +29,10 @@
  *
  * Goals (the project's 2-core machine, --config=opt): cask read at most 3 ns; at 2 threads at
  * least 10x faster than the rwlock (ratio column >= 10 on the rwlock row). QSBR is its own row.
+ * The last lines sum up the read side: each flavour's ns per read and the rwlock's ratio to it.
  */
 #define _GNU_SOURCE
-#define _LGPL_SOURCE /* liburcu's switch for its inline read side (the urcu row), as in hp_bench */
-#include <urcu/urcu-memb.h>
+#include <urcu/urcu-memb.h> /* no _LGPL_SOURCE here: call_rcu and barrier for the urcu rows */
 
 #include <errno.h>
 #include <stddef.h>
@@ -39,17 +43,18 @@
 #include <string.h>
 
 #include "bench/bench.h"
-#include "cask/snap.h"
+#include "bench/snap_bench.h"
 
-typedef struct {
-    uint64_t value;
-    uint64_t body[7];
-} version;
+#ifdef CASK__SNAP_INLINE_MEMB
+#error "snap_bench.c stands for a program without _LGPL_SOURCE"
+#endif
+
+typedef snap_bench_version version;
 
 /* Relaxed: only written, so the timed loops are not dead code; nobody reads it. */
 static _Atomic uint64_t sink;
 
-static void consume(uint64_t v)
+void snap_bench_consume(uint64_t v)
 {
     atomic_fetch_add_explicit(&sink, v, memory_order_relaxed);
 }
@@ -72,19 +77,12 @@ static void free_version(void *p)
     free(p);
 }
 
-/* What every implementation reads or replaces. One of these per measurement. */
-struct ctx {
-    cask_snap *cell;                 /* cask, cask-qsbr */
-    _Alignas(64) _Atomic(version *) plain; /* atomic, urcu, rwlock */
-    _Alignas(64) pthread_rwlock_t lock;
-};
-
 /* ---- snap.read ---- */
 
 static void read_cask(void *arg, unsigned index, uint64_t ops)
 {
     (void)index;
-    struct ctx *c = arg;
+    struct snap_bench_ctx *c = arg;
     cask_snap *cell = c->cell;
     uint64_t sum = 0;
     for (uint64_t i = 0; i < ops; i++) {
@@ -92,7 +90,7 @@ static void read_cask(void *arg, unsigned index, uint64_t ops)
         sum += ((const version *)cask_snap_read(cell))->value;
         cask_snap_read_end(cell);
     }
-    consume(sum);
+    snap_bench_consume(sum);
 }
 
 static int qsbr_setup(void *arg, unsigned index)
@@ -113,7 +111,7 @@ static void qsbr_teardown(void *arg, unsigned index)
 static void read_cask_qsbr(void *arg, unsigned index, uint64_t ops)
 {
     (void)index;
-    struct ctx *c = arg;
+    struct snap_bench_ctx *c = arg;
     cask_snap *cell = c->cell;
     uint64_t sum = 0;
     for (uint64_t i = 0; i < ops; i++) {
@@ -123,53 +121,23 @@ static void read_cask_qsbr(void *arg, unsigned index, uint64_t ops)
         if ((i & 63) == 63)
             cask_snap_quiescent(); /* end of a 64-request loop turn */
     }
-    consume(sum);
+    snap_bench_consume(sum);
 }
 
 static void read_atomic(void *arg, unsigned index, uint64_t ops)
 {
     (void)index;
-    struct ctx *c = arg;
+    struct snap_bench_ctx *c = arg;
     uint64_t sum = 0;
     for (uint64_t i = 0; i < ops; i++)
-        /* Acquire: pairs with main's release store of the version. */
-        sum += atomic_load_explicit(&c->plain, memory_order_acquire)->value;
-    consume(sum);
-}
-
-static int urcu_setup(void *arg, unsigned index)
-{
-    (void)arg;
-    (void)index;
-    urcu_memb_register_thread();
-    return 0;
-}
-
-static void urcu_teardown(void *arg, unsigned index)
-{
-    (void)arg;
-    (void)index;
-    urcu_memb_unregister_thread();
-}
-
-static void read_urcu(void *arg, unsigned index, uint64_t ops)
-{
-    (void)index;
-    struct ctx *c = arg;
-    uint64_t sum = 0;
-    for (uint64_t i = 0; i < ops; i++) {
-        urcu_memb_read_lock();
-        /* Acquire: pairs with main's release store of the version. */
-        sum += atomic_load_explicit(&c->plain, memory_order_acquire)->value;
-        urcu_memb_read_unlock();
-    }
-    consume(sum);
+        sum += atomic_load_explicit(&c->plain, memory_order_acquire)->value; /* pairs with main's release store of the version */
+    snap_bench_consume(sum);
 }
 
 static void read_rwlock(void *arg, unsigned index, uint64_t ops)
 {
     (void)index;
-    struct ctx *c = arg;
+    struct snap_bench_ctx *c = arg;
     uint64_t sum = 0;
     for (uint64_t i = 0; i < ops; i++) {
         pthread_rwlock_rdlock(&c->lock);
@@ -177,14 +145,14 @@ static void read_rwlock(void *arg, unsigned index, uint64_t ops)
         sum += atomic_load_explicit(&c->plain, memory_order_relaxed)->value;
         pthread_rwlock_unlock(&c->lock);
     }
-    consume(sum);
+    snap_bench_consume(sum);
 }
 
 /* ---- snap.publish / snap.update ---- */
 
 static void publish_cask(void *arg, unsigned index, uint64_t ops)
 {
-    struct ctx *c = arg;
+    struct snap_bench_ctx *c = arg;
     for (uint64_t i = 0; i < ops; i++)
         if (cask_snap_publish(c->cell, make(i + index)) != 0)
             exit(1);
@@ -204,7 +172,7 @@ static void urcu_free_version(struct rcu_head *head)
 
 static void publish_urcu(void *arg, unsigned index, uint64_t ops)
 {
-    struct ctx *c = arg;
+    struct snap_bench_ctx *c = arg;
     for (uint64_t i = 0; i < ops; i++) {
         struct urcu_version *fresh = malloc(sizeof(*fresh));
         if (fresh == NULL)
@@ -212,8 +180,8 @@ static void publish_urcu(void *arg, unsigned index, uint64_t ops)
         fresh->v.value = i + index;
         for (int k = 0; k < 7; k++)
             fresh->v.body[k] = i + (uint64_t)k;
-        /* acq_rel: release publishes fresh to readers; acquire takes over the old version. */
-        version *old = atomic_exchange_explicit(&c->plain, &fresh->v, memory_order_acq_rel);
+        /* Release publishes fresh to readers; acquire takes over the old version. */
+        version *old = atomic_exchange_explicit(&c->plain, &fresh->v, memory_order_acq_rel); /* pairs with readers' acquire and the previous exchange */
         urcu_memb_call_rcu(&((struct urcu_version *)(void *)old)->head, urcu_free_version);
     }
     urcu_memb_barrier();
@@ -221,7 +189,7 @@ static void publish_urcu(void *arg, unsigned index, uint64_t ops)
 
 static void publish_rwlock(void *arg, unsigned index, uint64_t ops)
 {
-    struct ctx *c = arg;
+    struct snap_bench_ctx *c = arg;
     for (uint64_t i = 0; i < ops; i++) {
         version *fresh = make(i + index);
         pthread_rwlock_wrlock(&c->lock);
@@ -242,7 +210,7 @@ static int increment(const void *current, void *arg, void **next)
 static void update_cask(void *arg, unsigned index, uint64_t ops)
 {
     (void)index;
-    struct ctx *c = arg;
+    struct snap_bench_ctx *c = arg;
     for (uint64_t i = 0; i < ops; i++)
         if (cask_snap_update(c->cell, increment, NULL) != 0)
             exit(1);
@@ -252,7 +220,7 @@ static void update_cask(void *arg, unsigned index, uint64_t ops)
 static void update_rwlock(void *arg, unsigned index, uint64_t ops)
 {
     (void)index;
-    struct ctx *c = arg;
+    struct snap_bench_ctx *c = arg;
     for (uint64_t i = 0; i < ops; i++) {
         pthread_rwlock_wrlock(&c->lock);
         /* Relaxed: the lock orders it. */
@@ -275,16 +243,51 @@ struct row {
 
 static const struct row rows[] = {
     {"snap.read", "cask", false, {NULL, read_cask, NULL}, 50000000},
+    {"snap.read", "cask-lgpl", false, {NULL, snap_bench_read_cask_lgpl, NULL}, 50000000},
     {"snap.read", "cask-qsbr", true, {qsbr_setup, read_cask_qsbr, qsbr_teardown}, 50000000},
     {"snap.read", "atomic", false, {NULL, read_atomic, NULL}, 50000000},
-    {"snap.read", "urcu", false, {urcu_setup, read_urcu, urcu_teardown}, 50000000},
+    {"snap.read", "urcu", false,
+     {snap_bench_urcu_setup, snap_bench_read_urcu, snap_bench_urcu_teardown}, 50000000},
     {"snap.read", "rwlock", false, {NULL, read_rwlock, NULL}, 20000000},
     {"snap.publish", "cask", false, {NULL, publish_cask, NULL}, 2000000},
-    {"snap.publish", "urcu", false, {urcu_setup, publish_urcu, urcu_teardown}, 2000000},
+    {"snap.publish", "urcu", false,
+     {snap_bench_urcu_setup, publish_urcu, snap_bench_urcu_teardown}, 2000000},
     {"snap.publish", "rwlock", false, {NULL, publish_rwlock, NULL}, 2000000},
     {"snap.update", "cask", false, {NULL, update_cask, NULL}, 2000000},
     {"snap.update", "rwlock", false, {NULL, update_rwlock, NULL}, 2000000},
 };
+
+/* ns per op of (bench, impl, threads) in results, or 0 if it was not measured. */
+static double ns_of(const cask_bench_results *results, const char *bench, const char *impl,
+                    unsigned threads)
+{
+    for (size_t i = 0; i < results->count; i++) {
+        const cask_bench_result *r = &results->rows[i];
+        if (r->threads == threads && strcmp(r->bench, bench) == 0 && strcmp(r->impl, impl) == 0)
+            return r->ns_per_op;
+    }
+    return 0;
+}
+
+/* The read side in one line per thread count: each flavour's cost and the rwlock's ratio to it
+ * (goal at 2 threads: rwlock / cask >= 10). */
+static void summary(const cask_bench_results *results, const cask_bench_options *opt)
+{
+    static const char *const impls[] = {"cask", "cask-lgpl", "cask-qsbr"};
+    for (size_t t = 0; t < opt->thread_count; t++) {
+        unsigned threads = opt->threads[t];
+        double rw = ns_of(results, "snap.read", "rwlock", threads);
+        printf("snap.read %uT:", threads);
+        for (size_t i = 0; i < sizeof(impls) / sizeof(impls[0]); i++) {
+            double ns = ns_of(results, "snap.read", impls[i], threads);
+            if (ns > 0 && rw > 0)
+                printf("  %s %.2f ns (rwlock/%s %.1fx)", impls[i], ns, impls[i], rw / ns);
+            else if (ns > 0)
+                printf("  %s %.2f ns", impls[i], ns);
+        }
+        printf("\n");
+    }
+}
 
 int main(int argc, char **argv)
 {
@@ -302,7 +305,7 @@ int main(int argc, char **argv)
             unsigned threads = opt.threads[t];
             if (!cask_bench_selected(&opt, row->bench, row->impl))
                 continue;
-            struct ctx *c = aligned_alloc(64, sizeof(*c));
+            struct snap_bench_ctx *c = aligned_alloc(64, sizeof(*c));
             if (c == NULL)
                 return 1;
             memset(c, 0, sizeof(*c));
@@ -315,9 +318,8 @@ int main(int argc, char **argv)
             if (plain == NULL)
                 return 1;
             plain->v = *first;
-            /* Release: pairs with the acquire loads of the atomic and urcu rows (thread
-             * creation orders it too). */
-            atomic_store_explicit(&c->plain, &plain->v, memory_order_release);
+            /* Thread creation orders it too. */
+            atomic_store_explicit(&c->plain, &plain->v, memory_order_release); /* pairs with the acquire loads of the atomic and urcu rows */
             pthread_rwlock_init(&c->lock, NULL);
             rc = cask_bench_measure(&opt, &results, row->bench, row->impl, threads, &row->worker,
                                     c, row->ops);
@@ -334,7 +336,9 @@ int main(int argc, char **argv)
         }
     }
     cask_bench_results_print(&results, "cask", stdout);
-    printf("(cask-qsbr: QSBR flavour, one quiescent state per 64 reads; atomic: no reclamation)\n");
+    printf("(cask-lgpl: the program defines _LGPL_SOURCE; cask-qsbr: QSBR flavour, one quiescent "
+           "state per 64 reads; atomic: no reclamation)\n");
+    summary(&results, &opt);
     if (opt.json_path != NULL && cask_bench_results_write_json(&results, opt.json_path) != 0)
         status = 1;
     cask_bench_results_free(&results);

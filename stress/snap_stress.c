@@ -13,6 +13,10 @@
  * snap.update   Reads and concurrent read-copy-update increments only: the final count must
  *               equal the number of successful updates (no lost update), and every losing
  *               candidate must have been freed at once (made == freed after the barrier).
+ * snap.qsbr     As snap.publish on a QSBR cell: every worker registers, announces a quiescent
+ *               state after each batch of operations (never inside a section) and now and then
+ *               goes offline across a yield; the grace periods that free replaced versions are
+ *               then QSBR's, and readers that dwell in a section must still see live objects.
  * snap.lin      Short rounds on a fresh cell: each thread records reads, publishes and
  *               updates (each writes a unique value) into a history, which is checked against
  *               the register model (a read returns a value current at some instant inside its
@@ -42,7 +46,7 @@ typedef struct {
     cask_snap *cell;
     _Atomic uint64_t made, freed, updates, salt;
     cask_history *history; /* snap.lin */
-    int mode;              /* 0 publish, 1 update, 2 lin */
+    int mode;              /* 0 publish, 1 update, 2 lin, 3 qsbr */
 } snap_ctx;
 
 /* The free function has no argument: the run's counters come from here (set before workers;
@@ -153,18 +157,32 @@ static void worker(cask_stress_run *run, int index, void *arg)
 {
     (void)index;
     snap_ctx *c = arg;
+    bool qsbr = c->mode == 3;
+    if (qsbr)
+        cask_snap_qsbr_register();
     while (!cask_stress_should_stop(run)) {
         for (int i = 0; i < 64; i++) {
             uint64_t r = cask_stress_rand() % 100;
             if (r < 75)
                 read_one(c);
-            else if (c->mode == 0 && r < 90)
+            else if (c->mode != 1 && r < 90)
                 publish_one(c);
             else
                 update_one(c);
         }
         cask_stress_add_ops(run, 64);
+        if (qsbr) {
+            CASK_NOISE_POINT("snap_stress.qsbr.quiescent");
+            cask_snap_quiescent(); /* one event-loop turn: no snapshot held */
+            if (cask_stress_rand() % 8 == 0) {
+                cask_snap_qsbr_offline(); /* a blocking wait: holds up no grace period */
+                sched_yield();
+                cask_snap_qsbr_online();
+            }
+        }
     }
+    if (qsbr)
+        cask_snap_qsbr_unregister();
 }
 
 /* Ends a run: destroy, wait for every free, check the counts. */
@@ -200,7 +218,8 @@ static snap_ctx *setup(cask_stress_run *run, int mode)
     c->mode = mode;
     atomic_store_explicit(&free_ctx, c, memory_order_relaxed);
     object *first = make(c, 0);
-    if (first == NULL || cask_snap_create(first, free_object, &c->cell) != 0) {
+    unsigned flags = mode == 3 ? CASK_SNAP_QSBR : 0;
+    if (first == NULL || cask_snap_create_with(first, free_object, flags, &c->cell) != 0) {
         cask_stress_fail(run, "setup: out of memory");
         free(first);
         free(c);
@@ -228,6 +247,11 @@ static void run_publish(cask_stress_run *run)
 static void run_update(cask_stress_run *run)
 {
     run_mode(run, 1);
+}
+
+static void run_qsbr(cask_stress_run *run)
+{
+    run_mode(run, 3);
 }
 
 /* ---- snap.lin ---- */
@@ -299,6 +323,8 @@ const cask_stress_scenario cask_stress_snap_scenarios[] = {
      run_publish},
     {"snap.update", "concurrent read-copy-update increments: no update lost, losers freed",
      run_update},
+    {"snap.qsbr", "as snap.publish on a QSBR cell: quiescent states, offline waits",
+     run_qsbr},
     {"snap.lin", "short rounds of reads, publishes and updates checked against a register",
      run_lin},
 };

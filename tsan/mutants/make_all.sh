@@ -26,6 +26,10 @@ $m snap-relaxed-read lib/snap.c 's/return atomic_load_explicit(&cell->current, m
     tsan snap.publish no "readers load the snapshot pointer with relaxed order, so the object's contents are not ordered before their reads"
 $m snap-update-blind-swap lib/snap.c 's/if (cask__snap_install(cell, false, &cur, next, &old)) {/if (cask__snap_install(cell, true, \&cur, next, \&old)) {/' \
     invariant snap.update no "read-copy-update replaces the current version without checking it is still the one fn read (exchange instead of compare-and-swap): concurrent updates are lost"
+$m snap-qsbr-wrong-flavour lib/snap.c 's/^    if (qsbr)$/    if (qsbr \&\& 0)/' \
+    tsan snap.qsbr no "versions replaced in a QSBR cell are handed to the memb flavour's call_rcu, whose grace period does not wait for QSBR readers"
+$m snap-barrier-relaxed-done lib/snap.c 's/atomic_fetch_add_explicit(&cask__snap_done, 1, memory_order_release);/atomic_fetch_add_explicit(\&cask__snap_done, 1, memory_order_relaxed);/' \
+    tsan snap.publish no "the call_rcu callbacks count their completion with a relaxed increment, so cask_snap_barrier can return before their frees are visible to the caller"
 $m queue-relaxed-publish lib/queue.c '/&t->cells\[i\], &expected, item,$/{n;s/memory_order_seq_cst,/memory_order_relaxed,/;}' \
     tsan queue.pairs,queue.split no "push publishes the item into its cell with a relaxed CAS, so the consumer's reads of the item are not ordered after the producer's writes"
 $m queue-no-head-revalidate lib/queue.c '/^static int cask__queue_take/,/^}/s/cask__qseg \*h = cask_hp_protect(slot, &q->head);/cask__qseg *h = atomic_load_explicit(\&q->head, memory_order_acquire); CASK__NOISE("queue.pop.loaded"); cask_hp_set(slot, h);/' \
