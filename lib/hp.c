@@ -93,6 +93,7 @@
 
 #include "cask/cask.h"
 #include "internal/check.h"
+#include "internal/hp_set.h"
 
 #ifndef CASK_HP_FORCE_FENCE
 #define CASK_HP_FORCE_FENCE 0
@@ -129,6 +130,7 @@ struct cask__hp_record {
     bool is_extra;                      /* lends slots to a primary; holds no retired list */
     struct cask__hp_record *owned_next; /* the owner's further (extra) records */
     unsigned used_mask;                 /* which slots are acquired */
+    unsigned sticky_mask;               /* which of them is the thread slot (never released) */
     bool scanning;                      /* a scan is running on this record */
     cask_hp_retired *retired;           /* objects retired by the owner, not yet reclaimed */
     size_t retired_count;
@@ -166,6 +168,7 @@ static _Thread_local struct cask__hp_binding *cask__hp_bindings;
 static _Thread_local struct cask__hp_binding *cask__hp_last;
 static _Thread_local bool cask__hp_exiting;  /* the exit destructor is running */
 static _Thread_local bool cask__hp_tempscan; /* a scan on a stack record is running */
+static _Thread_local cask_hp_slot *cask__hp_tslot; /* cask_hp_thread_slot's, until thread exit */
 
 static void cask__hp_thread_exit(void *unused);
 
@@ -271,33 +274,6 @@ static void cask__hp_adopt_orphans(cask_hp_domain *d, struct cask__hp_record *re
     }
     rec->retired_count += n;
     atomic_fetch_sub_explicit(&d->orphan_count, n, memory_order_relaxed);
-}
-
-static size_t cask__hp_hash(const void *p, size_t mask)
-{
-    uint64_t x = (uint64_t)(uintptr_t)p;
-    x ^= x >> 29;
-    x *= UINT64_C(0x9E3779B97F4A7C15);
-    return (size_t)(x >> 32) & mask;
-}
-
-static void cask__hp_set_insert(void **set, size_t cap, void *p)
-{
-    size_t i = cask__hp_hash(p, cap - 1);
-    while (set[i] != NULL && set[i] != p)
-        i = (i + 1) & (cap - 1);
-    set[i] = p;
-}
-
-static bool cask__hp_set_contains(void *const *set, size_t cap, const void *p)
-{
-    size_t i = cask__hp_hash(p, cap - 1);
-    while (set[i] != NULL) {
-        if (set[i] == p)
-            return true;
-        i = (i + 1) & (cap - 1);
-    }
-    return false;
 }
 
 /* Fallback when the hash set could not be allocated: look in every slot (O(H) per object). */
@@ -611,8 +587,25 @@ void cask_hp_slot_release(cask_hp_slot *slot)
     CASK__REQUIRE((r->used_mask & bit) != 0, "hazard slot", slot,
                   "released twice (or never acquired)",
                   "release each slot exactly once, and do not use it after release");
+    CASK__REQUIRE((r->sticky_mask & bit) == 0, "hazard slot", slot,
+                  "the thread slot (cask_hp_thread_slot) was released",
+                  "reset the thread slot with cask_hp_reset; it is given back at thread exit");
     cask_hp_reset(slot);
     r->used_mask &= ~bit;
+}
+
+int cask_hp_thread_slot(cask_hp_slot **out)
+{
+    if (cask__hp_tslot == NULL) {
+        cask_hp_slot *s;
+        int rc = cask_hp_slot_acquire(&cask__hp_default, &s);
+        if (rc != 0)
+            return rc;
+        s->record->sticky_mask |= 1u << (unsigned)(s - s->record->slots);
+        cask__hp_tslot = s;
+    }
+    *out = cask__hp_tslot;
+    return 0;
 }
 
 void cask_hp_retire(cask_hp_domain *domain, cask_hp_retired *node, void *object,
@@ -675,6 +668,10 @@ size_t cask_hp_garbage_bound(cask_hp_domain *domain)
 /* Gives one record back at thread exit: reset, FREE for the next thread, drop our reference. */
 static void cask__hp_free_for_reuse(struct cask__hp_record *r)
 {
+    if (r->sticky_mask != 0) { /* the thread slot is given back here (default domain only, */
+        r->used_mask &= ~r->sticky_mask; /* so destroy never reads these concurrently) */
+        r->sticky_mask = 0;
+    }
     CASK__CHECK(r->used_mask == 0, "hazard slot", &r->slots[__builtin_ctz(r->used_mask | 0x100)],
                 "a thread exited while still holding a hazard slot",
                 "call cask_hp_slot_release for every slot before the thread returns");
@@ -694,6 +691,7 @@ static void cask__hp_thread_exit(void *unused)
 {
     (void)unused;
     cask__hp_exiting = true;
+    cask__hp_tslot = NULL; /* its record is given back below */
     struct cask__hp_binding *b = cask__hp_bindings;
     cask__hp_bindings = NULL;
     cask__hp_last = NULL;

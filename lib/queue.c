@@ -36,8 +36,8 @@
  * and allocates a node per item. Where every thread pushes then pops (the "pairs" workload) all
  * threads hammer the same two index lines and the same cells, and a lock that keeps one core
  * in the critical section, or ck_fifo_mpmc's type-stable nodes (no reclamation, double-width
- * CAS), win; cask pays one hazard-slot acquire and release per call (about 6 ns, the largest
- * fixed cost in a profile). LCRQ needs cmpxchg16b (excluded). LSCQ would remove the "pop
+ * CAS), win. (cask used to pay a hazard-slot acquire and release per call, about 6 ns, the
+ * largest fixed cost in a profile; calls now use the thread's own slot.) LCRQ needs cmpxchg16b (excluded). LSCQ would remove the "pop
  * overtakes a slow push" retry at the cost of a second ring per segment; not measured yet.
  * The price of the FAA array: a pop that overtakes a slow pusher makes it retry, so push is
  * lock-free, not wait-free. Why lock-free: an overtaking pop does not complete either (it gets
@@ -91,8 +91,10 @@
  * queue (lib/internal/closable.h).
  *
  * Memory reclamation. Segments go through cask's hazard pointers (default domain): each call
- * acquires one slot for its duration, protects head or tail with it, and a pop that moves head
- * retires the old segment (Q2). ThreadSanitizer needs no annotation: hp.c explains why.
+ * uses the calling thread's own slot (cask_hp_thread_slot: no acquire or release per call),
+ * protects head or tail with it, and resets it before returning and before retiring: a pop
+ * that moves head resets, then retires the old segment (Q2), so reclaim functions run by that
+ * retire may use queues on this thread. The slot is never held across a call that could re-enter. ThreadSanitizer needs no annotation: hp.c explains why.
  * Allocation failure: the only allocations are the queue itself, a new segment (push) and a
  * thread's first hazard record (any call); each fails with CASK_ENOMEM before anything shared
  * changed (a failed segment allocation leaves an FAA on a full segment's enq behind, which is
@@ -213,12 +215,16 @@ void cask_queue_destroy(cask_queue *q)
     cask__free(q);
 }
 
-/* One slot for the duration of a call; CASK_ENOMEM if this thread's record cannot be had. */
+/*
+ * The calling thread's hazard slot (cask_hp_thread_slot); CASK_ENOMEM if this thread's record
+ * cannot be had. Every queue call leaves it reset when it returns, and resets it before
+ * cask_hp_retire, whose reclaim functions may run queue calls on this thread.
+ */
 static int cask__queue_slot(cask_queue *q, cask_hp_slot **slot)
 {
     CASK__REQUIRE(q != NULL, "queue", q, "NULL queue passed",
                   "pass a queue from cask_queue_create");
-    return cask_hp_slot_acquire(cask_hp_default_domain(), slot);
+    return cask_hp_thread_slot(slot);
 }
 
 /* Moves tail from t to next if it is still t (helping a push that linked next). */
@@ -356,7 +362,6 @@ int cask_queue_push(cask_queue *q, void *item)
     if (rc != 0)
         return rc;
     rc = cask__queue_put(q, slot, item);
-    cask_hp_slot_release(slot);
     CASK__NOISE("queue.push.wake");
     if (rc == 0)
         cask__ec_notify(&q->ec);
@@ -371,9 +376,7 @@ int cask_queue_try_pop(cask_queue *q, void **item)
     int rc = cask__queue_slot(q, &slot);
     if (rc != 0)
         return rc;
-    rc = cask__queue_take(q, slot, item);
-    cask_hp_slot_release(slot);
-    return rc;
+    return cask__queue_take(q, slot, item);
 }
 
 /* What one attempt of a blocking pop needs (cask__wait_for's context). */
@@ -398,10 +401,8 @@ int cask_queue_pop(cask_queue *q, void **item, int64_t timeout_ns)
     if (rc != 0)
         return rc;
     cask__queue_pop_try a = {q, slot, item};
-    rc = cask__wait_for(&q->ec, CASK_EEMPTY, timeout_ns, cask__queue_pop_attempt, &a,
-                        "queue.pop.sleep");
-    cask_hp_slot_release(slot);
-    return rc;
+    return cask__wait_for(&q->ec, CASK_EEMPTY, timeout_ns, cask__queue_pop_attempt, &a,
+                          "queue.pop.sleep");
 }
 
 int cask_queue_close(cask_queue *q, int reason)
@@ -426,7 +427,7 @@ int cask_queue_close(cask_queue *q, int reason)
             break;
         cask__queue_help_tail(q, t, next); /* a push linked one more segment: mark that too */
     }
-    cask_hp_slot_release(slot);
+    cask_hp_reset(slot);
     /* The marking is done, so "closed and empty" is final for a pop that reads this; seq_cst
      * before the notify's load of the waiter count (eventcount). */
     atomic_store_explicit(&q->closed, true, memory_order_seq_cst); /* pops' load; EC */
@@ -455,6 +456,6 @@ size_t cask_queue_length(cask_queue *q)
     uint64_t last = t->id * N;
     uint64_t e = atomic_load_explicit(&t->enq, memory_order_relaxed) & ~CLOSED_BIT;
     last += e < N ? e : N;
-    cask_hp_slot_release(slot);
+    cask_hp_reset(slot);
     return last > first ? (size_t)(last - first) : 0;
 }

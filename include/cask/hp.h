@@ -19,6 +19,7 @@
  *   drain                yes           yes             yes           yes     yes     yes        no
  *   pending              yes           yes             yes           yes     yes     yes        no
  *   domain_destroy       no            no              no            no      no      no         no
+ *   (cask_hp_thread_slot goes with everything as slot_acquire does.)
  *
  * Progress: protect is lock-free (it retries only when the source changed, which means another
  * thread made progress); set, reset, release and pending are wait-free. Retire is constant time
@@ -153,6 +154,22 @@ int cask_hp_slot_acquire(cask_hp_domain *domain, cask_hp_slot **out);
  * Errors: none reportable; releasing a slot twice, or NULL, aborts with a report.
  */
 void cask_hp_slot_release(cask_hp_slot *slot);
+
+/*
+ * cask_hp_thread_slot - the calling thread's own slot of the default domain: the same slot on
+ * every call, acquired on the first one and given back when the thread exits, for structures
+ * whose calls protect one pointer at a time (the unbounded queue), so that a call pays neither
+ * cask_hp_slot_acquire nor cask_hp_slot_release.
+ * Returns 0 and sets *out; CASK_ENOMEM as cask_hp_slot_acquire on the thread's first call
+ * (*out untouched).
+ * Context: the calling thread only, like any slot. The slot is shared by every call on the
+ * thread that uses it, so such a call must not hold a protection in it across anything that
+ * may run another such call on the same thread: reset it (cask_hp_reset) before cask_hp_retire
+ * (which may run reclaim functions) and before returning. Not for signal handlers. Never release
+ * it (checked: cask_hp_slot_release aborts with a report). Progress: wait-free after the first
+ * call (one thread-local load). Ordering: none. Memory: valid until the thread exits.
+ */
+int cask_hp_thread_slot(cask_hp_slot **out);
 
 /*
  * cask_hp_uses_membarrier - true if hazard publication uses the asymmetric (membarrier) fence,

@@ -28,8 +28,8 @@
  *
  * Memory reclamation: the queue is a list of segments. A segment that consumers have emptied is
  * unlinked and retired to the default hazard-pointer domain (cask_hp_default_domain()), which
- * frees it once no thread's hazard slot protects it; each call holds one hazard slot for its
- * duration. Items are the caller's: the queue stores the pointers, never dereferences or frees
+ * frees it once no thread's hazard slot protects it; each call uses the thread's own hazard
+ * slot (cask_hp_thread_slot) and leaves it reset. Items are the caller's: the queue stores the pointers, never dereferences or frees
  * them. To see memory return to its level before a burst, drain the queue and call
  * cask_hp_drain(cask_hp_default_domain()) on the threads that popped (or let their hazard-pointer
  * scans run).
