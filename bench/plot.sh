@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # bench/plot.sh JSON OUTDIR: turn the measurements of `./cask bench --json JSON` into, for each
 # family of benches (the name before the first dot: hp, snap, queue, map, ...):
-#   OUTDIR/<family>.png   one panel per bench, throughput (Mops/s, all threads together) against
-#                         the thread count, one line per implementation (gnuplot, pngcairo);
+#   OUTDIR/<family>.png   one panel per bench, throughput (Mops/s, all threads together, log
+#                         scale) against the thread count, one line per implementation
+#                         (gnuplot, pngcairo);
 #   OUTDIR/<family>.json  that family's rows, in the input's format;
 # and OUTDIR/results.md: the date, the machine (CPU model and count from /proc/cpuinfo, the load
 # average from uptime; BENCH_LOAD overrides it, so that `./cask bench --plot` can give the load
@@ -77,15 +78,15 @@ for family in $families; do
     [ "$count" -gt 4 ] && cols=3
     grid_rows=$(((count + cols - 1) / cols))
     {
-        echo "set terminal pngcairo size $((cols * 520)),$((grid_rows * 380)) font 'sans,9'"
+        echo "set terminal pngcairo size $((cols * 600)),$((grid_rows * 380)) font 'sans,9'"
         echo "set output '$out/$family.png'"
         echo "set datafile separator '\t'"
         echo "set datafile missing '-'"
-        echo "set key bmargin center horizontal box"
+        echo "set key outside right top vertical box"
         echo "set grid"
         echo "set xlabel 'threads'"
-        echo "set ylabel 'Mops/s (all threads)'"
-        echo "set yrange [0:*]"
+        echo "set ylabel 'Mops/s (all threads, log scale)'"
+        echo "set logscale y 10"
         echo "set multiplot layout $grid_rows,$cols title '$family: throughput against threads'"
     } >"$work/$family.gp"
 
