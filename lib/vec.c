@@ -12,29 +12,54 @@
  *
  * The length word `state` holds the length in its low bits and two flags: CLOSING (a freeze has
  * begun: mutations fail) and FROZEN (the freeze has completed: no mutation is in flight and none
- * will ever run). `active` counts mutations in flight.
+ * will ever run). `active` counts mutations in flight, split in CASK__VEC_STRIPES stripes of one
+ * cache line each; a thread always uses the same stripe (taken round robin at its first
+ * mutation), and "active == 0" below means every stripe reads 0.
  *
  *   push:   active += 1 (seq_cst); loop { s = state; fail if CLOSING; commit the page of index
  *           len(s); CAS state s -> s + 1 (seq_cst) }; store the element (release); ready[i] = 1
- *           (release); active -= 1 (release).
+ *           (release); active -= 1 (seq_cst; the last one out wakes a sleeping freeze).
  *   set:    active += 1 (seq_cst); s = state (seq_cst); fail if CLOSING or i >= len(s); wait for
- *           ready[i]; store the element (release); active -= 1 (release).
- *   freeze: s = fetch_or(state, CLOSING) (seq_cst); wait until active == 0 (acquire); protect
- *           or checksum; state |= FROZEN (release).
- *   get:    s = state (acquire); if FROZEN: plain load; else wait for ready[i] (acquire) and
- *           load the element (acquire).
+ *           ready[i]; store the element (release); active -= 1 (as push).
+ *   freeze: s = fetch_or(state, CLOSING) (seq_cst); wait until active == 0 (seq_cst loads: a
+ *           short spin, then sleep on the `drained` eventcount, lib/internal/futex.h); protect
+ *           or checksum; state |= FROZEN (release); view.frozen_len = len(s); view.frozen =
+ *           data (release). On a failed protection: state &= ~CLOSING (release), the error.
+ *   get:    inline in vec.h: a = view.frozen (acquire); if a and i < frozen_len: copy a[i].
+ *           Otherwise (cask__vec_get_slow): s = state (acquire); if FROZEN: plain load; else wait
+ *           for ready[i] (acquire) and load the element (acquire).
+ *   thaw:   refs == 1 (acquire): lift the protection, view.frozen = NULL, state = len
+ *           (release); otherwise a new vector with a copy of the elements.
  *
  * Why a mutation either lands before the freeze or fails (Dekker through seq_cst): a mutation
- * does (A) active += 1 then (B) reads or CASes state; a freeze does (C) the fetch_or on state
- * then (D) reads active. All four are seq_cst, so in the single total order either B comes
- * before C, and then A comes before D, so the freeze waits for this mutation, or C comes before
- * B, and the mutation sees CLOSING and fails. A push's CAS cannot succeed after C, since C
- * changed the word the CAS compares.
- * Why frozen readers may use plain loads: FROZEN is stored with release after the freeze's
- * acquire load saw active == 0, which every finished mutation's release decrement precedes; a
- * reader that sees FROZEN (acquire) therefore sees every element write. No write follows.
+ * does (A) its stripe += 1 then (B) reads or CASes state; a freeze does (C) the fetch_or on
+ * state then (D) reads every stripe. All are seq_cst, so in the single total order either B
+ * comes before C, and then A comes before the freeze's read of that stripe, so the freeze waits
+ * for this mutation, or C comes before B, and the mutation sees CLOSING and fails. A push's CAS
+ * cannot succeed after C, since C changed the word the CAS compares. A stripe that the freeze
+ * saw at 0 may go up again only for a mutation that comes after C, which fails.
+ * Why stripes: with one counter, a push did three read-modify-writes on one contended cache
+ * line (count up, reserve, count down); with stripes the count is a thread's own line and the
+ * reservation CAS is the only contended one, the floor for a vector whose elements are one
+ * array (the index must come from one word). The cost moves to freeze, which reads
+ * CASK__VEC_STRIPES lines: still O(1) in the length.
+ * Why the freeze cannot sleep through the last decrement: the decrement to 0 is a seq_cst RMW,
+ * then the mutation loads the eventcount's waiters (seq_cst); the freeze increments waiters
+ * (seq_cst), then re-reads every stripe (seq_cst) before it sleeps: the eventcount's Dekker pair
+ * (lib/internal/futex.h). Spinning first keeps the common case (nothing or a few instructions
+ * in flight) free of system calls; sleeping instead of yielding keeps a freeze from competing
+ * for the processor with the writers it waits for.
+ * Why frozen readers may use plain loads: FROZEN and view.frozen are stored with release after
+ * the freeze's load saw active == 0, which every finished mutation's decrement precedes (a
+ * release sequence on each stripe); a reader that sees either (acquire) therefore sees every
+ * element write. No write follows until an in-place thaw, which needs the only reference.
+ * Why the inline frozen get is enough: a frozen vector's elements never change, so an acquire
+ * load of one pointer (a plain load on x86-64), a bounds check and a fixed-size copy are all a
+ * get needs: the cost of indexing an array, plus one predictable branch.
  * Linearization points: push at its successful CAS (the element is readable from then on: a get
- * of that index waits for its ready byte); set at its element store; freeze at its fetch_or.
+ * of that index waits for its ready byte); set at its element store; freeze at its fetch_or;
+ * get at its element load (mutable) or its load of view.frozen or state that saw the vector
+ * frozen; thaw at its acquire load of refs (in place) or when it hands back the copy.
  *
  * Frozen memory: the committed element pages are frozen as one range (lib/internal/frozen.h),
  * write-protected in checked builds, checksummed otherwise.
@@ -52,23 +77,46 @@
 #include "cask/cask.h"
 #include "internal/check.h"
 #include "internal/frozen.h"
+#include "internal/futex.h"
 
 #define CASK__VEC_CLOSING (UINT64_C(1) << 63)
 #define CASK__VEC_FROZEN (UINT64_C(1) << 62)
 #define CASK__VEC_LEN_MASK (CASK__VEC_FROZEN - 1)
 
+#define CASK__VEC_STRIPES 16
+
+/* One stripe of the in-flight count, alone on its cache line. */
+typedef struct {
+    _Alignas(64) _Atomic size_t n;
+} cask__vec_stripe;
+
 struct cask_vec {
-    _Atomic uint64_t state;     /* length | CLOSING | FROZEN */
-    _Atomic size_t active;      /* mutations in flight */
-    _Atomic size_t committed;   /* elements whose pages are committed */
-    _Atomic long refs;
+    /* First, alone on its cache line (read by the inline get in vec.h, written only by freeze
+     * and thaw): the frozen array. */
+    _Alignas(64) struct cask__vec_frozen_view view;
+    _Alignas(64) _Atomic uint64_t state; /* length | CLOSING | FROZEN; alone: pushes CAS it */
+    _Alignas(64) _Atomic size_t committed; /* elements whose pages are committed */
     size_t elem_size, max_len;
     char *data;                 /* max_len * elem_size bytes reserved, page-rounded */
     _Atomic unsigned char *ready; /* max_len bytes reserved, page-rounded */
     size_t data_bytes, ready_bytes;
     const char *name;
     cask__frozen_range range; /* the committed element pages, while frozen */
+    _Alignas(64) _Atomic long refs;
+    cask__eventcount drained;   /* a freeze sleeps here until every stripe reaches 0 */
+    cask__vec_stripe active[CASK__VEC_STRIPES]; /* mutations in flight, by thread */
 };
+
+/* This thread's stripe of the in-flight count: threads take stripes round robin, so up to
+ * CASK__VEC_STRIPES threads mutate without sharing a counter's cache line. */
+static unsigned cask__vec_my_stripe(void)
+{
+    static _Atomic unsigned next;
+    static _Thread_local unsigned mine; /* 1 + the stripe; 0: not chosen yet */
+    if (mine == 0)
+        mine = 1 + atomic_fetch_add_explicit(&next, 1, memory_order_relaxed) % CASK__VEC_STRIPES;
+    return mine - 1;
+}
 
 static size_t cask__round_pages(size_t bytes)
 {
@@ -82,17 +130,13 @@ static void cask__vec_store(const cask_vec *v, size_t i, const void *elem)
     void *at = v->data + i * v->elem_size;
     switch (v->elem_size) {
     case 1: { uint8_t x; memcpy(&x, elem, 1);
-        /* Release: pairs with the acquire load in cask__vec_load. */
-        atomic_store_explicit((_Atomic uint8_t *)at, x, memory_order_release); break; }
+        atomic_store_explicit((_Atomic uint8_t *)at, x, memory_order_release); break; } /* release: pairs with the acquire load in cask__vec_load */
     case 2: { uint16_t x; memcpy(&x, elem, 2);
-        /* Release: pairs with the acquire load in cask__vec_load. */
-        atomic_store_explicit((_Atomic uint16_t *)at, x, memory_order_release); break; }
+        atomic_store_explicit((_Atomic uint16_t *)at, x, memory_order_release); break; } /* release: pairs with the acquire load in cask__vec_load */
     case 4: { uint32_t x; memcpy(&x, elem, 4);
-        /* Release: pairs with the acquire load in cask__vec_load. */
-        atomic_store_explicit((_Atomic uint32_t *)at, x, memory_order_release); break; }
+        atomic_store_explicit((_Atomic uint32_t *)at, x, memory_order_release); break; } /* release: pairs with the acquire load in cask__vec_load */
     default: { uint64_t x; memcpy(&x, elem, 8);
-        /* Release: pairs with the acquire load in cask__vec_load. */
-        atomic_store_explicit((_Atomic uint64_t *)at, x, memory_order_release); break; }
+        atomic_store_explicit((_Atomic uint64_t *)at, x, memory_order_release); break; } /* release: pairs with the acquire load in cask__vec_load */
     }
 }
 
@@ -100,17 +144,17 @@ static void cask__vec_load(const cask_vec *v, size_t i, void *out)
 {
     void *at = v->data + i * v->elem_size;
     switch (v->elem_size) {
-    case 1: { /* Acquire: pairs with the release store in cask__vec_store. */
-        uint8_t x = atomic_load_explicit((_Atomic uint8_t *)at, memory_order_acquire);
+    case 1: {
+        uint8_t x = atomic_load_explicit((_Atomic uint8_t *)at, memory_order_acquire); /* acquire: pairs with the release store in cask__vec_store */
         memcpy(out, &x, 1); break; }
-    case 2: { /* Acquire: pairs with the release store in cask__vec_store. */
-        uint16_t x = atomic_load_explicit((_Atomic uint16_t *)at, memory_order_acquire);
+    case 2: {
+        uint16_t x = atomic_load_explicit((_Atomic uint16_t *)at, memory_order_acquire); /* acquire: pairs with the release store in cask__vec_store */
         memcpy(out, &x, 2); break; }
-    case 4: { /* Acquire: pairs with the release store in cask__vec_store. */
-        uint32_t x = atomic_load_explicit((_Atomic uint32_t *)at, memory_order_acquire);
+    case 4: {
+        uint32_t x = atomic_load_explicit((_Atomic uint32_t *)at, memory_order_acquire); /* acquire: pairs with the release store in cask__vec_store */
         memcpy(out, &x, 4); break; }
-    default: { /* Acquire: pairs with the release store in cask__vec_store. */
-        uint64_t x = atomic_load_explicit((_Atomic uint64_t *)at, memory_order_acquire);
+    default: {
+        uint64_t x = atomic_load_explicit((_Atomic uint64_t *)at, memory_order_acquire); /* acquire: pairs with the release store in cask__vec_store */
         memcpy(out, &x, 8); break; }
     }
 }
@@ -118,8 +162,7 @@ static void cask__vec_load(const cask_vec *v, size_t i, void *out)
 /* Waits until element i's push has published it (it has reserved i: it is nearly done). */
 static void cask__vec_wait_ready(const cask_vec *v, size_t i)
 {
-    /* Acquire: pairs with the release store of ready[i] in push (the element is written). */
-    while (atomic_load_explicit(&v->ready[i], memory_order_acquire) == 0) {
+    while (atomic_load_explicit(&v->ready[i], memory_order_acquire) == 0) { /* acquire: pairs with the release store of ready[i] in push (the element is written) */
         CASK__NOISE("vec.wait_ready");
         sched_yield();
     }
@@ -129,8 +172,7 @@ static void cask__vec_wait_ready(const cask_vec *v, size_t i)
  * kernel refused (nothing visible changed). */
 static bool cask__vec_commit(cask_vec *v, size_t i)
 {
-    /* Acquire: pairs with the release CAS below (the pages are read-write for us too). */
-    size_t have = atomic_load_explicit(&v->committed, memory_order_acquire);
+    size_t have = atomic_load_explicit(&v->committed, memory_order_acquire); /* acquire: pairs with the release CAS below (the pages are read-write for us too) */
     while (i >= have) {
         size_t want = have < 64 ? 64 : 2 * have;
         if (want < i + 1)
@@ -151,13 +193,60 @@ static bool cask__vec_commit(cask_vec *v, size_t i)
         if (want > v->max_len)
             want = v->max_len;
         CASK__NOISE("vec.commit");
-        /* Release: pairs with the acquire load above; losing means another thread committed
-         * at least as much (mprotect of committed pages to read-write changes nothing). */
-        if (atomic_compare_exchange_strong_explicit(&v->committed, &have, want,
+        /* Losing means another thread moved `committed` (perhaps by less than we did): the loop
+         * re-checks i against the new value and commits again if needed (mprotect of pages
+         * already read-write changes nothing) */
+        if (atomic_compare_exchange_strong_explicit(&v->committed, &have, want, /* release: pairs with the acquire load above and the acquire of a losing CAS (the pages are read-write) */
                                                     memory_order_release, memory_order_acquire))
             have = want;
     }
     return true;
+}
+
+/* A mutation enters: Dekker half A. Returns its stripe. */
+static unsigned cask__vec_enter(cask_vec *v)
+{
+    unsigned k = cask__vec_my_stripe();
+    atomic_fetch_add_explicit(&v->active[k].n, 1, memory_order_seq_cst); /* seq_cst: Dekker half A, with freeze's fetch_or of CLOSING (C) and its loads of the stripes (D) */
+    return k;
+}
+
+/* A mutation leaves: the last one out of a stripe wakes a freeze that sleeps waiting for it. */
+static void cask__vec_done(cask_vec *v, unsigned k)
+{
+    size_t before = atomic_fetch_sub_explicit(&v->active[k].n, 1, memory_order_seq_cst); /* seq_cst: pairs with freeze's seq_cst loads of the stripes in cask__vec_quiet (our writes precede the freeze) and, with the waiters load in cask__ec_notify, with cask__ec_prepare */
+    if (before == 1)
+        cask__ec_notify(&v->drained);
+}
+
+/* True if every stripe of the in-flight count reads 0 (each one after the last). */
+static bool cask__vec_quiet(cask_vec *v)
+{
+    for (unsigned k = 0; k < CASK__VEC_STRIPES; k++)
+        if (atomic_load_explicit(&v->active[k].n, memory_order_seq_cst) != 0) /* seq_cst: Dekker half D with cask__vec_enter; acquire pairs with the decrements in cask__vec_done */
+            return false;
+    return true;
+}
+
+/* Freeze: waits until no mutation is in flight. Spins briefly (a mutation is a few dozen
+ * instructions), then sleeps on the eventcount until the last one leaves. */
+static void cask__vec_wait_drained(cask_vec *v)
+{
+    for (int spin = 0; spin < 128; spin++) {
+        if (cask__vec_quiet(v))
+            return;
+        CASK__NOISE("vec.freeze.wait");
+    }
+    for (;;) {
+        uint32_t seen = cask__ec_prepare(&v->drained);
+        if (cask__vec_quiet(v)) { /* the re-check after registering (lib/internal/futex.h) */
+            cask__ec_cancel(&v->drained);
+            return;
+        }
+        CASK__NOISE("vec.freeze.sleep");
+        cask__ec_wait(&v->drained, seen, -1);
+        cask__ec_cancel(&v->drained);
+    }
 }
 
 int cask_vec_create(size_t elem_size, size_t max_len, const char *name, cask_vec **out)
@@ -168,10 +257,14 @@ int cask_vec_create(size_t elem_size, size_t max_len, const char *name, cask_vec
         max_len = CASK_VEC_DEFAULT_MAX;
     if (max_len > CASK__VEC_LEN_MASK / 8 || max_len > SIZE_MAX / 16)
         return CASK_EINVAL;
-    cask_vec *v = calloc(1, sizeof(*v));
+    cask_vec *v = aligned_alloc(64, sizeof(*v)); /* sizeof is a multiple of 64 (_Alignas) */
+    if (v != NULL)
+        memset(v, 0, sizeof(*v));
     if (v == NULL)
         return CASK_ENOMEM;
     v->elem_size = elem_size;
+    v->view.elem_size = elem_size;
+    atomic_init(&v->view.frozen, NULL);
     v->max_len = max_len;
     v->data_bytes = cask__round_pages(max_len * elem_size);
     v->ready_bytes = cask__round_pages(max_len);
@@ -185,7 +278,10 @@ int cask_vec_create(size_t elem_size, size_t max_len, const char *name, cask_vec
     v->ready = (_Atomic unsigned char *)(void *)(base + v->data_bytes);
     v->name = name;
     atomic_init(&v->state, 0);
-    atomic_init(&v->active, 0);
+    for (unsigned k = 0; k < CASK__VEC_STRIPES; k++)
+        atomic_init(&v->active[k].n, 0);
+    atomic_init(&v->drained.seq, 0);
+    atomic_init(&v->drained.waiters, 0);
     atomic_init(&v->committed, 0);
     atomic_init(&v->refs, 1);
     v->range.kind = "frozen vector";
@@ -197,12 +293,10 @@ int cask_vec_create(size_t elem_size, size_t max_len, const char *name, cask_vec
 
 int cask_vec_push(cask_vec *v, const void *elem, size_t *index)
 {
-    /* Seq_cst: the Dekker pair with freeze (see the design comment). */
-    atomic_fetch_add_explicit(&v->active, 1, memory_order_seq_cst);
+    unsigned k = cask__vec_enter(v);
     CASK__NOISE("vec.push.active");
     int rc = 0;
-    /* Seq_cst: the other half of the Dekker pair with freeze's fetch_or. */
-    uint64_t s = atomic_load_explicit(&v->state, memory_order_seq_cst);
+    uint64_t s = atomic_load_explicit(&v->state, memory_order_seq_cst); /* seq_cst: the other half of the Dekker pair with freeze's fetch_or */
     size_t i;
     for (;;) {
         if (s & CASK__VEC_CLOSING) {
@@ -219,31 +313,26 @@ int cask_vec_push(cask_vec *v, const void *elem, size_t *index)
             goto out;
         }
         CASK__NOISE("vec.push.reserve");
-        /* Seq_cst: the reservation, ordered with freeze's fetch_or (fails if it came first). */
-        if (atomic_compare_exchange_weak_explicit(&v->state, &s, s + 1, memory_order_seq_cst,
+        if (atomic_compare_exchange_weak_explicit(&v->state, &s, s + 1, memory_order_seq_cst, /* seq_cst: the reservation, ordered with freeze's fetch_or (fails if it came first) */
                                                   memory_order_seq_cst))
             break;
     }
     CASK__NOISE("vec.push.reserved");
     cask__vec_store(v, i, elem);
-    /* Release: pairs with the acquire load in cask__vec_wait_ready. */
-    atomic_store_explicit(&v->ready[i], 1, memory_order_release);
+    atomic_store_explicit(&v->ready[i], 1, memory_order_release); /* release: pairs with the acquire load in cask__vec_wait_ready */
     if (index != NULL)
         *index = i;
 out:
-    /* Release: pairs with freeze's acquire load of active (our writes precede the freeze). */
-    atomic_fetch_sub_explicit(&v->active, 1, memory_order_release);
+    cask__vec_done(v, k);
     return rc;
 }
 
 int cask_vec_set(cask_vec *v, size_t i, const void *elem)
 {
-    /* Seq_cst: the Dekker pair with freeze (see the design comment). */
-    atomic_fetch_add_explicit(&v->active, 1, memory_order_seq_cst);
+    unsigned k = cask__vec_enter(v);
     CASK__NOISE("vec.set.active");
     int rc = 0;
-    /* Seq_cst: the other half of the Dekker pair with freeze's fetch_or. */
-    uint64_t s = atomic_load_explicit(&v->state, memory_order_seq_cst);
+    uint64_t s = atomic_load_explicit(&v->state, memory_order_seq_cst); /* seq_cst: the other half of the Dekker pair with freeze's fetch_or */
     if (s & CASK__VEC_CLOSING)
         rc = CASK_EFROZEN;
     else if (i >= (size_t)(s & CASK__VEC_LEN_MASK))
@@ -252,15 +341,13 @@ int cask_vec_set(cask_vec *v, size_t i, const void *elem)
         cask__vec_wait_ready(v, i);
         cask__vec_store(v, i, elem);
     }
-    /* Release: pairs with freeze's acquire load of active. */
-    atomic_fetch_sub_explicit(&v->active, 1, memory_order_release);
+    cask__vec_done(v, k);
     return rc;
 }
 
-int cask_vec_get(const cask_vec *v, size_t i, void *out)
+int cask__vec_get_slow(const cask_vec *v, size_t i, void *out)
 {
-    /* Acquire: pairs with the release that set FROZEN (frozen reads are then plain). */
-    uint64_t s = atomic_load_explicit(&v->state, memory_order_acquire);
+    uint64_t s = atomic_load_explicit(&v->state, memory_order_acquire); /* acquire: pairs with the release that set FROZEN (frozen reads are then plain) */
     if (i >= (size_t)(s & CASK__VEC_LEN_MASK))
         return CASK_ENOENT;
     if (s & CASK__VEC_FROZEN) {
@@ -274,24 +361,17 @@ int cask_vec_get(const cask_vec *v, size_t i, void *out)
 
 size_t cask_vec_length(const cask_vec *v)
 {
-    /* Acquire: pairs with the reservation CAS and the FROZEN release. */
-    return (size_t)(atomic_load_explicit(&v->state, memory_order_acquire) & CASK__VEC_LEN_MASK);
+    return (size_t)(atomic_load_explicit(&v->state, memory_order_acquire) & CASK__VEC_LEN_MASK); /* acquire: pairs with the reservation CAS and the FROZEN release */
 }
 
 int cask_vec_freeze_at(cask_vec *v, const char *file, int line)
 {
     CASK__REQUIRE(v != NULL, "vector", v, "cask_vec_freeze(NULL)", "pass a vector");
-    /* Seq_cst: the freeze's linearization point, the Dekker pair with mutations' active += 1. */
-    uint64_t s = atomic_fetch_or_explicit(&v->state, CASK__VEC_CLOSING, memory_order_seq_cst);
+    uint64_t s = atomic_fetch_or_explicit(&v->state, CASK__VEC_CLOSING, memory_order_seq_cst); /* seq_cst: the freeze's linearization point; Dekker half C, pairs with the state loads and CAS in push and set */
     if (s & CASK__VEC_CLOSING)
         return CASK_EFROZEN;
     CASK__NOISE("vec.freeze.closing");
-    /* Seq_cst (acquire at least): pairs with every mutation's release decrement; waits for the
-     * ones in flight, which now either finish or fail. */
-    while (atomic_load_explicit(&v->active, memory_order_seq_cst) != 0) {
-        CASK__NOISE("vec.freeze.wait");
-        sched_yield();
-    }
+    cask__vec_wait_drained(v); /* the ones in flight now either finish or fail */
     size_t len = (size_t)(s & CASK__VEC_LEN_MASK);
     v->range.start = v->data;
     v->range.len = cask__round_pages(len * v->elem_size);
@@ -302,19 +382,20 @@ int cask_vec_freeze_at(cask_vec *v, const char *file, int line)
         atomic_fetch_and_explicit(&v->state, ~CASK__VEC_CLOSING, memory_order_release); /* release: pairs with the seq_cst state loads in push and set (they may mutate again) */
         return rc;
     }
-    atomic_fetch_or_explicit(&v->state, CASK__VEC_FROZEN, memory_order_release); /* release: pairs with the acquire loads of state in get, is_frozen and frozen_data */
+    atomic_fetch_or_explicit(&v->state, CASK__VEC_FROZEN, memory_order_release); /* release: pairs with the acquire loads of state in get, length and is_frozen */
+    v->view.frozen_len = len;
+    atomic_store_explicit(&v->view.frozen, v->data, memory_order_release); /* release: pairs with the acquire load in the inline cask_vec_get and in frozen_data (elements, frozen_len) */
     return 0;
 }
 
 bool cask_vec_is_frozen(const cask_vec *v)
 {
-    /* Acquire: pairs with the release that set FROZEN. */
-    return (atomic_load_explicit(&v->state, memory_order_acquire) & CASK__VEC_FROZEN) != 0;
+    return (atomic_load_explicit(&v->state, memory_order_acquire) & CASK__VEC_FROZEN) != 0; /* acquire: pairs with the release that set FROZEN */
 }
 
 const void *cask_vec_frozen_data(const cask_vec *v)
 {
-    return cask_vec_is_frozen(v) ? v->data : NULL;
+    return atomic_load_explicit(&v->view.frozen, memory_order_acquire); /* acquire: pairs with the release store in cask_vec_freeze_at */
 }
 
 void cask_vec_ref(cask_vec *v)
@@ -336,8 +417,7 @@ void cask_vec_unref(cask_vec *v)
 {
     if (v == NULL)
         return;
-    /* Acq_rel: the last holder acquires every other holder's accesses before freeing. */
-    long before = atomic_fetch_sub_explicit(&v->refs, 1, memory_order_acq_rel);
+    long before = atomic_fetch_sub_explicit(&v->refs, 1, memory_order_acq_rel); /* acq_rel: the last holder acquires every other holder's accesses before freeing */
     CASK__REQUIRE(before > 0, "vector", v, "cask_vec_unref on a vector already freed",
                   "drop each reference exactly once");
     if (before == 1)
@@ -352,13 +432,12 @@ int cask_vec_thaw(cask_vec **vp)
     if (!cask_vec_is_frozen(v))
         return CASK_EINVAL;
     size_t len = cask_vec_length(v);
-    /* Acquire: pairs with the other holders' release in unref (they are done with it). */
-    if (atomic_load_explicit(&v->refs, memory_order_acquire) == 1) {
+    if (atomic_load_explicit(&v->refs, memory_order_acquire) == 1) { /* acquire: pairs with the other holders' release in unref (they are done with it) */
         int rc = cask__frozen_range_thaw(&v->range);
         if (rc != 0)
             return rc;
-        /* Release: we are the sole owner; the mutable vector starts here. */
-        atomic_store_explicit(&v->state, (uint64_t)len, memory_order_release);
+        atomic_store_explicit(&v->view.frozen, NULL, memory_order_relaxed); /* sole owner: no reader */
+        atomic_store_explicit(&v->state, (uint64_t)len, memory_order_release); /* release: we are the sole owner; the mutable vector starts here */
         return 0;
     }
     cask_vec *copy;

@@ -17,6 +17,8 @@ extern const cask_stress_scenario cask_stress_snap_scenarios[];
 extern const size_t cask_stress_snap_scenario_count;
 extern const cask_stress_scenario cask_stress_vec_scenarios[];
 extern const size_t cask_stress_vec_scenario_count;
+extern const cask_stress_scenario cask_stress_frozen_scenarios[];
+extern const size_t cask_stress_frozen_scenario_count;
 
 extern const cask_stress_scenario cask_stress_map_scenarios[];
 extern const size_t cask_stress_map_scenario_count;

@@ -12,6 +12,7 @@ int main(int argc, char **argv)
         size_t count;
     } tables[] = {
         {cask_stress_vec_scenarios, cask_stress_vec_scenario_count},
+        {cask_stress_frozen_scenarios, cask_stress_frozen_scenario_count},
         {cask_stress_hp_scenarios, cask_stress_hp_scenario_count},
         {cask_stress_queue_scenarios, cask_stress_queue_scenario_count},
         {cask_stress_snap_scenarios, cask_stress_snap_scenario_count},

@@ -8,9 +8,18 @@
  *                  the frozen vector exactly once, in its producer's order; every other push
  *                  returned CASK_EFROZEN and its producer pushed nothing after it; nothing
  *                  landed after the freeze; the frozen array holds only well-formed items.
- * vec.thaw_refs    Rounds: a frozen vector is shared by every thread; all read it through the
- *                  frozen array and drop their reference, while one thread thaws its own (in
- *                  place if it was the last holder, a copy otherwise) and checks the contents.
+ * vec.thaw_refs    Rounds: a frozen vector is shared by every thread; all read it (the frozen
+ *                  array with a four-lane FNV checksum of every element, compared with the one
+ *                  taken at the freeze, and cask_vec_get) and drop their reference, while one
+ *                  thread thaws its own (in place if it was the last holder, a copy otherwise)
+ *                  and checks the contents.
+ * vec.growth       Rounds: producers push pointers to fresh items (each producer its own stripe
+ *                  of producer id and sequence numbers, each item carrying a checksum) and now
+ *                  and then replace one of their own earlier elements with a fresh copy
+ *                  (cask_vec_set), while readers get the newest element and random ones, so
+ *                  reads run across every commit of new pages. After the round: frozen, every
+ *                  push that succeeded is in the vector once, in its producer's order, and well
+ *                  formed.
  */
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -144,8 +153,24 @@ static void run_freeze_race(cask_stress_run *run)
     }
 }
 
+/* Four-lane FNV-1a over 64-bit words: lane i takes words i, i + 4, ...; the lanes are folded at
+ * the end. Four independent multiply chains: about four times the speed of one. */
+static uint64_t fnv4(const uint64_t *w, size_t n)
+{
+    uint64_t lane[4] = {UINT64_C(0xcbf29ce484222325), UINT64_C(0x84222325cbf29ce4),
+                        UINT64_C(0xcbf29ce4cbf29ce4), UINT64_C(0x8422232584222325)};
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        for (int l = 0; l < 4; l++)
+            lane[l] = (lane[l] ^ w[i + l]) * UINT64_C(0x100000001b3);
+    for (; i < n; i++)
+        lane[0] = (lane[0] ^ w[i]) * UINT64_C(0x100000001b3);
+    return ((lane[0] * 31 + lane[1]) * 31 + lane[2]) * 31 + lane[3];
+}
+
 typedef struct {
     cask_vec *v;
+    uint64_t sum; /* fnv4 of the elements, taken at the freeze */
 } thaw_round;
 
 static void thaw_worker(cask_stress_run *run, int index, void *arg)
@@ -153,9 +178,13 @@ static void thaw_worker(cask_stress_run *run, int index, void *arg)
     thaw_round *r = arg;
     const uint64_t *a = cask_vec_frozen_data(r->v);
     size_t len = cask_vec_length(r->v);
-    for (size_t i = 0; i < len; i += 1 + cask_stress_rand() % 8)
-        if (a[i] != i * ITEM_KEY)
+    if (fnv4(a, len) != r->sum)
+        cask_stress_fail(run, "invariant: the frozen elements' checksum changed under a reader");
+    for (size_t i = 0; i < len; i += 1 + cask_stress_rand() % 8) {
+        uint64_t x = 0;
+        if (a[i] != i * ITEM_KEY || cask_vec_get(r->v, i, &x) != 0 || x != a[i])
             cask_stress_fail(run, "invariant: frozen element %zu changed under a reader", i);
+    }
     if (index != 0) {
         CASK_NOISE_POINT("vec_stress.before_unref");
         cask_vec_unref(r->v);
@@ -194,6 +223,7 @@ static void run_thaw_refs(cask_stress_run *run)
         }
         if (cask_vec_freeze(r.v) != 0)
             cask_stress_fail(run, "setup: freeze failed");
+        r.sum = fnv4(cask_vec_frozen_data(r.v), len);
         for (int i = 1; i < threads; i++)
             cask_vec_ref(r.v); /* one reference per thread */
         if (cask_stress_run_threads(run, threads, thaw_worker, &r) != 0) {
@@ -204,11 +234,136 @@ static void run_thaw_refs(cask_stress_run *run)
     }
 }
 
+/* ---- vec.growth ---- */
+
+#define GROWTH_PER_THREAD 1500
+
+typedef struct {
+    cask_vec *v;
+    int threads, readers;
+    _Atomic int producing;      /* producers still pushing (relaxed: a loop bound only) */
+    uint64_t pushed[64];        /* per producer: successful pushes */
+    item **replaced[64];        /* per producer: items replaced by set, freed after the round */
+    size_t replaced_n[64];
+} growth_round;
+
+static void growth_read(cask_stress_run *run, growth_round *r, size_t i)
+{
+    item *it = NULL;
+    if (cask_vec_get(r->v, i, &it) != 0)
+        cask_stress_fail(run, "invariant: get of index %zu below the length failed", i);
+    else if (!item_ok(it, r->threads))
+        cask_stress_fail(run, "invariant: element %zu is malformed while the vector grows", i);
+}
+
+static void growth_worker(cask_stress_run *run, int index, void *arg)
+{
+    growth_round *r = arg;
+    if (index < r->readers) {
+        uint64_t reads = 0;
+        /* Relaxed: a loop bound; what is read is ordered by the vector itself. */
+        while (atomic_load_explicit(&r->producing, memory_order_relaxed) > 0) {
+            size_t len = cask_vec_length(r->v);
+            if (len > 0) {
+                growth_read(run, r, len - 1); /* the newest: next to the commit frontier */
+                growth_read(run, r, cask_stress_rand() % len);
+                reads += 2;
+            }
+            CASK_NOISE_POINT("vec_stress.growth_read");
+        }
+        cask_stress_add_ops(run, reads);
+        return;
+    }
+    size_t mine[GROWTH_PER_THREAD];
+    item **replaced = malloc(GROWTH_PER_THREAD / 8 * sizeof(item *) + sizeof(item *));
+    size_t nrep = 0;
+    uint64_t ok = 0;
+    for (uint64_t s = 0; s < GROWTH_PER_THREAD && replaced != NULL; s++) {
+        item *it = make_item((uint64_t)index, ok);
+        if (it == NULL)
+            break;
+        if (cask_vec_push(r->v, &it, &mine[ok]) != 0) {
+            free(it);
+            cask_stress_fail(run, "invariant: push to a mutable vector failed");
+            break;
+        }
+        ok++;
+        if (cask_stress_rand() % 8 == 0 && nrep < GROWTH_PER_THREAD / 8) {
+            /* replace one of my earlier elements with a fresh copy of the same item */
+            uint64_t k = cask_stress_rand() % ok;
+            item *copy = make_item((uint64_t)index, k), *old = NULL;
+            if (copy == NULL)
+                break;
+            if (cask_vec_get(r->v, mine[k], &old) != 0 || cask_vec_set(r->v, mine[k], &copy) != 0) {
+                free(copy);
+                cask_stress_fail(run, "invariant: get or set of my own element %zu failed", mine[k]);
+                break;
+            }
+            replaced[nrep++] = old; /* readers may still hold it: freed after the round */
+        }
+    }
+    r->pushed[index] = ok;
+    r->replaced[index] = replaced;
+    r->replaced_n[index] = nrep;
+    /* Relaxed: only ends the readers' loop. */
+    atomic_fetch_sub_explicit(&r->producing, 1, memory_order_relaxed);
+    cask_stress_add_ops(run, ok + nrep);
+}
+
+static void run_growth(cask_stress_run *run)
+{
+    int threads = cask_stress_threads(run) < 2 ? 2 : cask_stress_threads(run);
+    if (threads > 64)
+        threads = 64;
+    while (!cask_stress_should_stop(run)) {
+        growth_round r = {.threads = threads, .readers = threads >= 4 ? 2 : 1};
+        atomic_init(&r.producing, threads - r.readers);
+        if (cask_vec_create(sizeof(item *), 0, "growing items", &r.v) != 0) {
+            cask_stress_fail(run, "setup: out of memory");
+            return;
+        }
+        if (cask_stress_run_threads(run, threads, growth_worker, &r) != 0)
+            cask_stress_fail(run, "could not start the worker threads");
+        if (cask_vec_freeze(r.v) != 0)
+            cask_stress_fail(run, "invariant: cask_vec_freeze failed");
+        const item *const *a = cask_vec_frozen_data(r.v);
+        size_t len = cask_vec_length(r.v);
+        uint64_t seen[64] = {0}, total = 0;
+        for (size_t i = 0; a != NULL && i < len; i++) {
+            if (!item_ok(a[i], threads) || a[i]->seq != seen[a[i]->producer]) {
+                cask_stress_fail(run, "invariant: frozen element %zu is malformed or out of its "
+                                      "producer's order", i);
+                break;
+            }
+            seen[a[i]->producer]++;
+        }
+        for (int p = r.readers; p < threads; p++) {
+            total += r.pushed[p];
+            if (seen[p] != r.pushed[p])
+                cask_stress_fail(run, "invariant: producer %d pushed %llu, the frozen vector "
+                                      "holds %llu of its items", p,
+                                 (unsigned long long)r.pushed[p], (unsigned long long)seen[p]);
+            for (size_t k = 0; k < r.replaced_n[p]; k++)
+                free(r.replaced[p][k]);
+            free(r.replaced[p]);
+        }
+        if (total != len)
+            cask_stress_fail(run, "invariant: %llu successful pushes, frozen length %zu",
+                             (unsigned long long)total, len);
+        for (size_t i = 0; a != NULL && i < len; i++)
+            free((void *)a[i]);
+        cask_vec_unref(r.v);
+        cask_stress_add_checked(run, 1);
+    }
+}
+
 const cask_stress_scenario cask_stress_vec_scenarios[] = {
     {"vec.freeze_race", "producers and readers while a thread freezes: nothing lost or late",
      run_freeze_race},
     {"vec.thaw_refs", "readers of a frozen vector drop references while one thread thaws",
      run_thaw_refs},
+    {"vec.growth", "readers while producers push and set across page commits: nothing torn or lost",
+     run_growth},
 };
 const size_t cask_stress_vec_scenario_count =
     sizeof(cask_stress_vec_scenarios) / sizeof(cask_stress_vec_scenarios[0]);

@@ -43,8 +43,10 @@
 #ifndef CASK_VEC_H
 #define CASK_VEC_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -83,9 +85,10 @@ int cask_vec_push(cask_vec *v, const void *elem, size_t *index);
  * Returns 0; CASK_ENOENT if i >= length (out untouched).
  * Context: any thread holding a reference, concurrently with everything but thaw.
  * Progress: wait-free, except as said above. Ordering: acquire: pairs with the push or set that
- * stored the value. On a frozen vector it is a plain load.
+ * stored the value. On a frozen vector it is inline: one acquire load of the frozen array
+ * pointer (a plain load on x86-64 and most targets), a bounds check and the element copy.
  */
-int cask_vec_get(const cask_vec *v, size_t i, void *out);
+static inline int cask_vec_get(const cask_vec *v, size_t i, void *out);
 
 /*
  * cask_vec_set - replace element i with the element at `elem`.
@@ -156,6 +159,34 @@ void cask_vec_unref(cask_vec *v);
  * Context: the caller's reference must not be used by another thread meanwhile.
  */
 int cask_vec_thaw(cask_vec **vp);
+
+/* ---- private: the inline frozen read. Nothing here is API; use the calls above. ---- */
+
+/* The first member of every cask_vec: what the inline frozen get reads. `frozen` is NULL until
+ * the freeze completes, then the element array (stored with release after frozen_len). */
+struct cask__vec_frozen_view {
+    _Atomic(const char *) frozen;
+    size_t frozen_len;
+    size_t elem_size;
+};
+
+/* The out-of-line get: every case (mutable, frozen, out of range). */
+int cask__vec_get_slow(const cask_vec *v, size_t i, void *out);
+
+static inline int cask_vec_get(const cask_vec *v, size_t i, void *out)
+{
+    const struct cask__vec_frozen_view *f = (const struct cask__vec_frozen_view *)(const void *)v;
+    const char *a = atomic_load_explicit(&f->frozen, memory_order_acquire); /* acquire: pairs with the release store of frozen in cask_vec_freeze_at (elements and frozen_len) */
+    if (a == NULL || i >= f->frozen_len)
+        return cask__vec_get_slow(v, i, out);
+    switch (f->elem_size) { /* fixed-size copies: one load each */
+    case 8: memcpy(out, a + i * 8, 8); break;
+    case 4: memcpy(out, a + i * 4, 4); break;
+    case 2: memcpy(out, a + i * 2, 2); break;
+    default: memcpy(out, a + i, 1); break;
+    }
+    return 0;
+}
 
 #ifdef __cplusplus
 }

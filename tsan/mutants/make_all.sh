@@ -60,9 +60,19 @@ $m map-relaxed-publish lib/map.c '/atomic_compare_exchange_strong_explicit(&s->v
     tsan map.conflict,map.cas no "writes install the new value's box with a relaxed compare-and-swap, so a reader may see the box before its contents (and the user's value before its fields)"
 $m map-remove-frees-now lib/map.c 's/                    cask_hp_retire(m->domain, &((box \*)v)->node, (void \*)v, box_reclaim);/                    box_reclaim((void *)v);/' \
     tsan map.conflict,map.cas no "remove and put destroy the old value at once instead of retiring it through hazard pointers, while readers may still hold it"
-$m vec-freeze-no-wait lib/vec.c 's/^    while (atomic_load_explicit(&v->active, memory_order_seq_cst) != 0) {$/    while (0 \&\& atomic_load_explicit(\&v->active, memory_order_seq_cst) != 0) {/' \
+$m vec-freeze-no-wait lib/vec.c '/^static void cask__vec_wait_drained/,/^}/s/^    for (int spin = 0; spin < 128; spin++) {$/    return;\n    for (int spin = 0; spin < 128; spin++) {/' \
     tsan vec.freeze_race no "freeze does not wait for mutations in flight, so pushes land after the vector is frozen"
 $m vec-thaw-shared-in-place lib/vec.c 's/if (atomic_load_explicit(&v->refs, memory_order_acquire) == 1) {/if (atomic_load_explicit(\&v->refs, memory_order_acquire) >= 1) {/' \
     tsan vec.thaw_refs no "thaw works in place even when other threads still hold references to the frozen vector"
 $m vec-push-ignores-freeze lib/vec.c 's/^        if (s & CASK__VEC_CLOSING) {$/        if (0 \&\& (s \& CASK__VEC_CLOSING)) {/' \
-    invariant vec.freeze_race no "push does not check whether a freeze has begun, so it can succeed after the freeze"
+    tsan vec.freeze_race no "push does not check whether a freeze has begun, so it can succeed after the freeze"
+$m vec-set-relaxed-publish lib/vec.c '/^static void cask__vec_store/,/^}/s/(_Atomic uint64_t \*)at, x, memory_order_release)/(_Atomic uint64_t *)at, x, memory_order_relaxed)/' \
+    tsan vec.growth no "elements are stored with relaxed order: a reader that gets an element replaced by set sees the pointer before the object behind it"
+$m vec-unref-no-acquire lib/vec.c 's/atomic_fetch_sub_explicit(&v->refs, 1, memory_order_acq_rel)/atomic_fetch_sub_explicit(\&v->refs, 1, memory_order_release)/' \
+    tsan vec.thaw_refs no "the last unref frees the vector without acquiring the other holders' accesses (release only), so their last reads race with the free"
+$m vec-get-skips-ready lib/vec.c '/^int cask__vec_get_slow/,/^}/s/^    cask__vec_wait_ready(v, i);$/    (void)0;/' \
+    invariant vec.growth no "get of a mutable vector does not wait for the element's ready byte, so it can return an element whose push reserved the index but has not stored it yet"
+$m vec-growth-replaces-storage lib/vec.c 's/mprotect(v->data + data_from, data_to - data_from, PROT_READ | PROT_WRITE) != 0/mmap(v->data, data_to, PROT_READ | PROT_WRITE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == MAP_FAILED/' \
+    tsan vec.growth no "growth maps fresh storage over the old instead of extending it: the elements readers are reading are thrown away without waiting for them (the reserve-and-commit form of freeing old storage without retiring it)"
+$m frozen-freeze-no-protect lib/frozen.c 's/if (r->len > 0 && mprotect(r->start, r->len, PROT_READ) != 0) {/if (r->len > 0 \&\& 0) {/' \
+    invariant frozen.churn no "freeze registers the region but never write-protects it, so a write after the freeze goes through silently"
