@@ -26,9 +26,10 @@
  *   is_frozen         -      yes     yes   no    yes     yes        yes          yes
  *   plain reads       -      no      no    no    yes     yes        yes          frozen: trap
  *
- * Different regions are independent. Progress: every call is bounded (freeze, thaw, free and
- * verify are O(size) in unchecked builds for the checksum, O(pages) system work in checked
- * builds); none waits for another thread.
+ * Different regions are independent. Progress: every call is bounded (a registry lookup probes
+ * at most 16,384 records, normally one or two; freeze, thaw, free and verify are O(size) in
+ * unchecked builds for the checksum, O(pages) system work in checked builds); none waits for
+ * another thread.
  * Memory: a region is owned by whoever allocated it until cask_frozen_free; a frozen region
  * must not be freed while readers use it (share ownership with a reference count, as
  * cask_vec does).
@@ -48,7 +49,9 @@ extern "C" {
  * pages, which it occupies alone) that can later be frozen. `name` (a string that must outlive
  * the region, or NULL) appears in reports.
  * Returns 0 and sets *out to the region (page-aligned); CASK_EINVAL if out is NULL or size is 0;
- * CASK_ENOMEM if the memory could not be mapped (*out untouched).
+ * CASK_ENOMEM if the memory could not be mapped, or if 16,384 regions (plus, in checked builds,
+ * frozen vectors) already exist: every region has a record in a fixed registry, which is how
+ * the other calls recognise a region and the trap finds it (*out untouched).
  * Context: any thread. Progress: one mmap system call. Ordering: none.
  * Memory: the caller owns the region; give it back with cask_frozen_free.
  */
@@ -58,8 +61,8 @@ int cask_frozen_alloc(size_t size, const char *name, void **out);
  * cask_frozen_freeze - make the region immutable (write-protected in checked builds,
  * checksummed otherwise), remembering the caller's file and line for reports.
  * Returns 0; CASK_EFROZEN if it is already frozen (no change); CASK_EINVAL if region is not a
- * region from cask_frozen_alloc (checked by a header magic); CASK_ENOMEM if the kernel refused
- * the protection (the region stays mutable).
+ * region from cask_frozen_alloc (looked up in the registry: no memory near the pointer is
+ * read); CASK_ENOMEM if the kernel refused the protection (the region stays mutable).
  * Context: the region's owner, with no other thread using the region (see the table). Progress:
  * O(size) checksum or one mprotect. Ordering: none by itself; publish the region to readers
  * with a release store (or any hand-off) after this returns.
