@@ -14,6 +14,10 @@
  *                  committed as it grows, inside the timed part):
  *                    cask        cask_vec_push
  *                    mutex       pthread_mutex + a realloc-doubling array
+ *                  Both get fresh pages from the kernel in every run (the vector maps its
+ *                  storage; the mutex array's big blocks are mmap'd too: M_MMAP_THRESHOLD is
+ *                  fixed at 128 KiB, or glibc would serve later runs from heap pages that the
+ *                  earlier runs already faulted in), so both pay the same page faults.
  *   vec.freeze.4K, vec.freeze.4M
  *                  one freeze of a vector of 4,096 / 4,194,304 uint64_t (ns per freeze; the
  *                  threads column is 1): "cask" is this build's freeze (opt: CASK_CHECKED=0, a
@@ -30,6 +34,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -291,6 +296,7 @@ int main(int argc, char **argv)
         return rc > 0 ? 0 : 2;
     cask_bench_results results = {0};
     int status = 0;
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024); /* see vec.push above: fresh pages for both */
     struct get_ctx g;
     g.v = filled(GET_LEN, GET_LEN);
     if (cask_vec_freeze(g.v) != 0)
