@@ -40,6 +40,8 @@ $m queue-closed-before-empty lib/queue.c 's/^        if (d >= e \&\& (next == NU
     invariant queue.close no "pop reports CASK_ECLOSED as soon as it sees the queue closed, losing the items accepted before the close that are still in it"
 $m queue-wake-before-visible lib/queue.c 's/^    rc = cask__queue_put(q, slot, item);$/    cask__ec_notify(\&q->ec);\n    rc = cask__queue_put(q, slot, item);/;s/^    if (rc == 0)$/    if (rc == 0 \&\& 0)/' \
     hang queue.blocking no "push wakes the sleeping consumers before its item is in the queue (and not after), so a consumer that re-checks in between sleeps with the item there: a lost wake-up, reported as a hang"
+$m queue-pop-waits-for-pusher lib/queue.c 's/^            if (x == NULL) \/\* one of this exchange and the push.s cell CAS wins \*\/$/            while (x == NULL) x = atomic_load_explicit(\&h->cells[i], memory_order_seq_cst); if (0)/' \
+    hang queue.stall no "a pop whose cell is still empty waits for its pusher instead of marking the cell taken: a pusher paused between its reservation and its write stops every pop that reaches its cell (the queue is no longer lock-free)"
 $m bqueue-relaxed-publish lib/bqueue.c '/atomic_compare_exchange_strong_explicit(slot, &e, fresh,$/{n;s/memory_order_seq_cst,/memory_order_relaxed,/;n;s/memory_order_seq_cst)/memory_order_relaxed)/;}' \
     tsan queue.bounded_pairs,queue.bounded_split no "the bounded queue's ring entry that publishes an index is written with a relaxed CAS, so the consumer's read of the item slot is not ordered after the producer's write"
 $m bqueue-close-loses-item lib/bqueue.c 's/^        if (atomic_load_explicit(&q->pushers, memory_order_seq_cst) != 1)/        if ((atomic_load_explicit(\&q->pushers, memory_order_seq_cst) \& 1) == 0)/' \
