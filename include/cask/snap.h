@@ -39,7 +39,8 @@
  * exits. Exiting inside a read section aborts with a report. The main thread, returning from
  * main(), stays registered, which is harmless.
  *
- * QSBR (opt-in, for event-loop servers): cells made with cask_snap_create_qsbr use liburcu's
+ * QSBR (opt-in, for event-loop servers): cells made with cask_snap_create_qsbr (or with the
+ * CASK_SNAP_QSBR flag of cask_snap_create_with) use liburcu's
  * QSBR flavour, whose read sections cost nothing: a reader announces a quiescent state (no
  * snapshot held) by calling cask_snap_quiescent once per loop turn, and goes offline around
  * blocking waits. Threads that read QSBR cells must register (cask_snap_qsbr_register), since a
