@@ -179,8 +179,11 @@ static inline int cask_vec_get(const cask_vec *v, size_t i, void *out)
     const char *a = atomic_load_explicit(&f->frozen, memory_order_acquire); /* acquire: pairs with the release store of frozen in cask_vec_freeze_at (elements and frozen_len) */
     if (a == NULL || i >= f->frozen_len)
         return cask__vec_get_slow(v, i, out);
+    if (f->elem_size == 8) { /* pointers and 64-bit integers first: one compare */
+        memcpy(out, a + i * 8, 8);
+        return 0;
+    }
     switch (f->elem_size) { /* fixed-size copies: one load each */
-    case 8: memcpy(out, a + i * 8, 8); break;
     case 4: memcpy(out, a + i * 4, 4); break;
     case 2: memcpy(out, a + i * 2, 2); break;
     default: memcpy(out, a + i, 1); break;
