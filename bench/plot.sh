@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # bench/plot.sh JSON OUTDIR: turn the measurements of `./cask bench --json JSON` into, for each
-# family of benches (the name before the first dot: hp, snap, queue, map, ...):
+# family of benches (the name before the first dot or underscore: hp, snap, queue, map, vec,
+# server, ...):
 #   OUTDIR/<family>.png   one panel per bench, throughput (Mops/s, all threads together, log
 #                         scale) against the thread count, one line per implementation
 #                         (gnuplot, pngcairo);
@@ -62,9 +63,9 @@ cpus="$(grep -c '^processor' /proc/cpuinfo)"
     echo "nanoseconds per operation on one thread. Median of the runs each benchmark makes."
 } >"$out/results.md"
 
-families="$(cut -f1 "$work/rows.tsv" | sed 's/\..*//' | awk '!seen[$0]++')"
+families="$(cut -f1 "$work/rows.tsv" | sed 's/[._].*//' | awk '!seen[$0]++')"
 for family in $families; do
-    awk -F'\t' -v f="$family" 'index($1, f ".") == 1' "$work/rows.tsv" >"$work/$family.tsv"
+    awk -F'\t' -v f="$family" 'index($1, f ".") == 1 || index($1, f "_") == 1' "$work/rows.tsv" >"$work/$family.tsv"
     {
         echo "["
         cut -f6 "$work/$family.tsv" | sed '$!s/$/,/' | sed 's/^/  /'

@@ -10,7 +10,7 @@ fail() { echo "plot_test: $*" >&2; exit 1; }
 
 BENCH_LOAD="0.01, 0.02, 0.03" "$plot" "$fixture" "$out"
 
-for family in hp snap; do
+for family in hp snap server; do
     [ -s "$out/$family.png" ] || fail "$family.png missing"
     # PNG signature: \211 P N G
     [ "$(head -c 4 "$out/$family.png" | od -An -c | tr -d ' ')" = '211PNG' ] || fail "$family.png is not a PNG"
@@ -19,6 +19,8 @@ done
 [ "$(grep -c '"bench"' "$out/hp.json")" -eq 5 ] || fail "hp.json should hold the 5 hp rows"
 [ "$(grep -c '"bench"' "$out/snap.json")" -eq 3 ] || fail "snap.json should hold the 3 snap rows"
 grep -q '"snap' "$out/hp.json" && fail "hp.json holds snap rows"
+[ "$(grep -c '"bench"' "$out/server.json")" -eq 2 ] || fail "server_* rows make the server family"
+[ ! -e "$out/server_get_P16.png" ] || fail "server_get_P16 is not a family of its own"
 grep -q '^Measured [0-9-]* [0-9:]* UTC on .*, [0-9]* CPUs' "$out/results.md" || fail "no date and machine"
 grep -q 'load average before the run: 0.01, 0.02, 0.03' "$out/results.md" || fail "no load"
 grep -q '^### hp.protect_reset$' "$out/results.md" || fail "no hp.protect_reset table"
