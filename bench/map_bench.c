@@ -3,7 +3,7 @@
  * flavour, auto-resize), Concurrency Kit's ck_hs (SPMC: one writer at a time behind a mutex, as
  * its contract demands; readers lock-free) and a chained table behind one pthread_rwlock.
  *
- * Workload (the issue's): keys drawn uniformly from a 1,000,000-key range, the map pre-filled
+ * Workload: keys drawn uniformly from a 1,000,000-key range, the map pre-filled
  * with half of them; mixes "read" (100% lookup), "90/5/5" and "50/25/25" (lookup / insert-if-
  * absent / remove), which keep it about half full; integer keys and 16-byte string keys; 1, 2
  * and 8 threads (--threads). Bench names: map.<keys>.<mix>, e.g. map.str16.90/5/5.
