@@ -143,7 +143,7 @@ int cask__frozen_range_register(cask__frozen_range *r)
         if (c == CASK__SLOT_USED)
             continue;
         if (!atomic_compare_exchange_strong_explicit(&s->claim, &c, CASK__SLOT_USED, /* acquire: pairs with the release FREE store in cask__frozen_range_forget (the last owner's seq) */
-                                                     memory_order_acquire, memory_order_relaxed))
+                                                     memory_order_acquire, memory_order_relaxed)) /* failure: relaxed, the slot is skipped */
             continue;
         atomic_store_explicit(&s->range, r, memory_order_relaxed); /* finders have happens-before with us */
         r->slot = (size_t)(s - cask__frozen_registry);

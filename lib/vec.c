@@ -197,7 +197,7 @@ static bool cask__vec_commit(cask_vec *v, size_t i)
          * re-checks i against the new value and commits again if needed (mprotect of pages
          * already read-write changes nothing) */
         if (atomic_compare_exchange_strong_explicit(&v->committed, &have, want, /* release: pairs with the acquire load above and the acquire of a losing CAS (the pages are read-write) */
-                                                    memory_order_release, memory_order_acquire))
+                                                    memory_order_release, memory_order_acquire)) /* failure acquire: pairs with the winner's release */
             have = want;
     }
     return true;
@@ -314,7 +314,7 @@ int cask_vec_push(cask_vec *v, const void *elem, size_t *index)
         }
         CASK__NOISE("vec.push.reserve");
         if (atomic_compare_exchange_weak_explicit(&v->state, &s, s + 1, memory_order_seq_cst, /* seq_cst: the reservation, ordered with freeze's fetch_or (fails if it came first) */
-                                                  memory_order_seq_cst))
+                                                  memory_order_seq_cst)) /* failure: re-reads state for the retry, ordered with freeze's fetch_or */
             break;
     }
     CASK__NOISE("vec.push.reserved");
