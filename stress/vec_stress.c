@@ -52,6 +52,21 @@ static bool item_ok(const item *it, int threads)
            it->check == (it->producer * 1000003u + it->seq) * ITEM_KEY;
 }
 
+/* Counts, per producer, the items of the frozen array a[0..len) into seen[], and fails the run
+ * if an item is malformed or out of its producer's order (a producer's items carry seq 0, 1, ...). */
+static void count_frozen_items(cask_stress_run *run, const item *const *a, size_t len, int threads,
+                               uint64_t seen[64])
+{
+    for (size_t i = 0; a != NULL && i < len; i++) {
+        if (!item_ok(a[i], threads) || a[i]->seq != seen[a[i]->producer]) {
+            cask_stress_fail(run, "invariant: frozen element %zu is malformed or out of its "
+                                  "producer's order", i);
+            return;
+        }
+        seen[a[i]->producer]++;
+    }
+}
+
 typedef struct {
     cask_vec *v;
     int threads;
@@ -127,14 +142,7 @@ static void run_freeze_race(cask_stress_run *run)
         uint64_t seen[64] = {0}, total = 0;
         if (a == NULL)
             cask_stress_fail(run, "invariant: the vector is not frozen after the round");
-        for (size_t i = 0; a != NULL && i < len; i++) {
-            if (!item_ok(a[i], threads) || a[i]->seq != seen[a[i]->producer]) {
-                cask_stress_fail(run, "invariant: frozen element %zu is malformed or out of its "
-                                      "producer's order", i);
-                break;
-            }
-            seen[a[i]->producer]++;
-        }
+        count_frozen_items(run, a, len, threads, seen);
         for (int p = 1; p < threads; p++) {
             total += r.pushed[p];
             if (seen[p] != r.pushed[p] || r.after_fail[p])
@@ -329,14 +337,7 @@ static void run_growth(cask_stress_run *run)
         const item *const *a = cask_vec_frozen_data(r.v);
         size_t len = cask_vec_length(r.v);
         uint64_t seen[64] = {0}, total = 0;
-        for (size_t i = 0; a != NULL && i < len; i++) {
-            if (!item_ok(a[i], threads) || a[i]->seq != seen[a[i]->producer]) {
-                cask_stress_fail(run, "invariant: frozen element %zu is malformed or out of its "
-                                      "producer's order", i);
-                break;
-            }
-            seen[a[i]->producer]++;
-        }
+        count_frozen_items(run, a, len, threads, seen);
         for (int p = r.readers; p < threads; p++) {
             total += r.pushed[p];
             if (seen[p] != r.pushed[p])
