@@ -387,3 +387,46 @@ int cask_bench_measure(const cask_bench_options *opt, cask_bench_results *result
     return cask_bench_results_add(results, bench, impl, threads, (uint64_t)ops,
                                   (uint64_t)median);
 }
+
+int cask_bench_measure_group(const cask_bench_options *opt, cask_bench_results *results,
+                             const char *bench, unsigned threads, size_t count,
+                             const cask_bench_entry *entries)
+{
+    if (opt == NULL || results == NULL || bench == NULL || entries == NULL || count == 0 ||
+        opt->reps == 0)
+        return -EINVAL;
+    int64_t *ops = calloc(count, sizeof(*ops));
+    int64_t *times = calloc(count * opt->reps, sizeof(*times));
+    int rc = ops == NULL || times == NULL ? -ENOMEM : 0;
+    for (size_t e = 0; e < count && rc == 0; e++) {
+        if (entries[e].impl == NULL || entries[e].worker == NULL || entries[e].base_ops == 0)
+            rc = -EINVAL;
+        else if ((ops[e] = cask_bench_pick_ops(opt, threads, entries[e].worker, entries[e].ctx,
+                                               entries[e].base_ops)) < 0)
+            rc = (int)ops[e];
+    }
+    for (unsigned r = 0; r < opt->reps && rc == 0; r++) {
+        for (size_t e = 0; e < count && rc == 0; e++) {
+            int64_t t = cask_bench_run_threads(threads, entries[e].worker, entries[e].ctx,
+                                               (uint64_t)ops[e]);
+            if (t < 0)
+                rc = (int)t;
+            times[e * opt->reps + r] = t;
+        }
+    }
+    for (size_t e = 0; e < count && rc == 0; e++) {
+        int64_t *mine = times + e * opt->reps;
+        qsort(mine, opt->reps, sizeof(*mine), cask_bench_cmp_i64);
+        unsigned n = opt->reps;
+        int64_t median = n % 2 == 1 ? mine[n / 2] : (mine[n / 2 - 1] + mine[n / 2]) / 2;
+        fprintf(stderr, "  %-28s %-8s threads=%-3u ops/thread=%-11llu median %.3f s (of %u, "
+                        "interleaved)\n",
+                bench, entries[e].impl, threads, (unsigned long long)ops[e],
+                (double)median / 1e9, n);
+        rc = cask_bench_results_add(results, bench, entries[e].impl, threads, (uint64_t)ops[e],
+                                    (uint64_t)median);
+    }
+    free(ops);
+    free(times);
+    return rc;
+}

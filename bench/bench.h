@@ -147,6 +147,32 @@ int cask_bench_measure(const cask_bench_options *opt, cask_bench_results *result
                        const char *bench, const char *impl, unsigned threads,
                        const cask_bench_worker *worker, void *ctx, uint64_t base_ops);
 
+/* One contender of an interleaved measurement (cask_bench_measure_group). */
+typedef struct cask_bench_entry {
+    const char *impl;                 /* the row's implementation name */
+    const cask_bench_worker *worker;  /* its per-thread code */
+    void *ctx;                        /* passed to the worker */
+    uint64_t base_ops;                /* as cask_bench_measure's base_ops */
+} cask_bench_entry;
+
+/*
+ * cask_bench_measure_group - measure `count` rows of the same bench and thread count with their
+ * repetitions interleaved, and append them to *results in the order given.
+ * Each entry's operation count is picked as cask_bench_measure picks it (one warm-up run per
+ * entry); then opt->reps rounds run every entry once, in order, and each row records its own
+ * median. Why: on a shared machine the load drifts over the seconds a row takes; measuring the
+ * rows one after another lets that drift into their ratios, while interleaving exposes every
+ * contender to the same drift, so the ratios (what the goals are stated in) stay meaningful
+ * even when the absolute times move.
+ * Prints one progress line per row to stderr. Returns 0, or the first negative error of a run or
+ * of cask_bench_results_add (-EINVAL if an argument is NULL or count is 0; -ENOMEM); on error the
+ * rows already appended stay, the others are not added.
+ * Context: main thread; blocks for the whole measurement.
+ */
+int cask_bench_measure_group(const cask_bench_options *opt, cask_bench_results *results,
+                             const char *bench, unsigned threads, size_t count,
+                             const cask_bench_entry *entries);
+
 /*
  * cask_bench_results_add - append a row computed from a measurement: `ops_per_thread` operations
  * on each of `threads` threads took `elapsed_ns` (median) nanoseconds.

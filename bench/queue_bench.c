@@ -604,6 +604,40 @@ static void goals(const cask_bench_results *r)
     }
 }
 
+/* Measures every selected implementation at one (bench, threads) point, repetitions
+ * interleaved (cask_bench_measure_group). Returns 0, or 1 after printing what failed. */
+static int measure_point(const cask_bench_options *opt, cask_bench_results *results,
+                         const char *bench, unsigned threads, unsigned producers)
+{
+    enum { IMPLS = sizeof(impls) / sizeof(impls[0]) };
+    qrun runs[IMPLS];
+    cask_bench_entry entries[IMPLS];
+    size_t count = 0;
+    int rc = 0;
+    for (size_t i = 0; i < IMPLS && rc == 0; i++) {
+        if (!cask_bench_selected(opt, bench, impls[i].name))
+            continue;
+        runs[count] = (qrun){&impls[i], impls[i].create(threads), producers};
+        if (runs[count].q == NULL) {
+            fprintf(stderr, "queue_bench: %s: create failed\n", impls[i].name);
+            rc = 1;
+            break;
+        }
+        entries[count] = (cask_bench_entry){impls[i].name, &q_worker, &runs[count], 2000000};
+        count++;
+    }
+    if (rc == 0 && count > 0) {
+        int err = cask_bench_measure_group(opt, results, bench, threads, count, entries);
+        if (err != 0) {
+            fprintf(stderr, "queue_bench: %s: error %d\n", bench, err);
+            rc = 1;
+        }
+    }
+    for (size_t i = 0; i < count; i++)
+        runs[i].impl->destroy(runs[i].q);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     cask_bench_options opt;
@@ -622,22 +656,9 @@ int main(int argc, char **argv)
                 snprintf(bench, sizeof(bench), "queue.pairs");
             else
                 snprintf(bench, sizeof(bench), "queue.%up%uc", threads / 2, threads / 2);
-            for (size_t i = 0; i < sizeof(impls) / sizeof(impls[0]); i++) {
-                if (!cask_bench_selected(&opt, bench, impls[i].name))
-                    continue;
-                qrun r = {&impls[i], impls[i].create(threads), pc ? threads / 2 : 0};
-                if (r.q == NULL) {
-                    fprintf(stderr, "queue_bench: %s: create failed\n", impls[i].name);
-                    return 1;
-                }
-                rc = cask_bench_measure(&opt, &results, bench, impls[i].name, threads, &q_worker,
-                                        &r, 2000000);
-                impls[i].destroy(r.q);
-                if (rc != 0) {
-                    fprintf(stderr, "queue_bench: %s %s: error %d\n", bench, impls[i].name, rc);
-                    return 1;
-                }
-            }
+            rc = measure_point(&opt, &results, bench, threads, pc ? threads / 2 : 0);
+            if (rc != 0)
+                return 1;
         }
     }
     cask_bench_results_print(&results, "cask", stdout);

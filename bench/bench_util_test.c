@@ -1,0 +1,78 @@
+/*
+ * bench/bench_util_test.c: cask_bench_measure_group interleaves its contenders' repetitions,
+ * records one row per contender in the order given, and reports errors without adding rows.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench/bench.h"
+
+#define CHECK(cond)                                                                               \
+    do {                                                                                          \
+        if (!(cond)) {                                                                            \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);              \
+            exit(1);                                                                              \
+        }                                                                                         \
+    } while (0)
+
+/* The order in which the contenders' timed runs happened: one letter per run (one thread). */
+static char order[64];
+static size_t order_len;
+
+typedef struct contender {
+    char letter;
+    int setup_error; /* returned by setup: makes the measurement fail */
+} contender;
+
+static int record_setup(void *ctx, unsigned index)
+{
+    (void)index;
+    return ((contender *)ctx)->setup_error;
+}
+
+static void record_run(void *ctx, unsigned index, uint64_t ops)
+{
+    (void)index, (void)ops;
+    if (order_len < sizeof(order) - 1)
+        order[order_len++] = ((contender *)ctx)->letter;
+}
+
+static const cask_bench_worker recorder = {record_setup, record_run, NULL};
+
+int main(void)
+{
+    cask_bench_options opt = {.reps = 5, .quick = true, .threads = {1}, .thread_count = 1};
+    cask_bench_results res = {0};
+    contender a = {'a', 0}, b = {'b', 0}, c = {'c', 0};
+    cask_bench_entry entries[] = {
+        {"a", &recorder, &a, 100}, {"b", &recorder, &b, 100}, {"c", &recorder, &c, 100}};
+
+    /* One warm-up run each, then five rounds of a, b, c. */
+    CHECK(cask_bench_measure_group(&opt, &res, "group", 1, 3, entries) == 0);
+    CHECK(strcmp(order, "abc" "abcabcabcabcabc") == 0);
+    CHECK(res.count == 3);
+    CHECK(strcmp(res.rows[0].impl, "a") == 0 && strcmp(res.rows[1].impl, "b") == 0 &&
+          strcmp(res.rows[2].impl, "c") == 0);
+    for (size_t i = 0; i < res.count; i++) {
+        CHECK(strcmp(res.rows[i].bench, "group") == 0);
+        CHECK(res.rows[i].threads == 1 && res.rows[i].ns_per_op > 0);
+    }
+
+    /* Bad arguments add nothing. */
+    CHECK(cask_bench_measure_group(&opt, &res, "group", 1, 0, entries) == -EINVAL);
+    CHECK(cask_bench_measure_group(&opt, &res, NULL, 1, 3, entries) == -EINVAL);
+    cask_bench_entry no_worker = {"x", NULL, &a, 100};
+    CHECK(cask_bench_measure_group(&opt, &res, "group", 1, 1, &no_worker) == -EINVAL);
+    CHECK(res.count == 3);
+
+    /* A failing contender stops the measurement with its error; no row is added. */
+    b.setup_error = -EIO;
+    CHECK(cask_bench_measure_group(&opt, &res, "failing", 1, 3, entries) == -EIO);
+    CHECK(res.count == 3);
+
+    cask_bench_results_free(&res);
+    puts("bench_util_test: ok");
+    return 0;
+}
