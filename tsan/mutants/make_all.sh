@@ -36,7 +36,7 @@ $m queue-no-head-revalidate lib/queue.c '/^static int cask__queue_take/,/^}/s/ca
     tsan queue.pairs,queue.split no "pop announces the head segment in its hazard slot but never re-reads head, so it can use a segment that was already retired and freed"
 $m queue-close-skips-mark lib/queue.c 's/^        atomic_fetch_or_explicit(&t->enq, CLOSED_BIT, memory_order_seq_cst);/        (void)CLOSED_BIT;/' \
     invariant queue.close no "close does not set the CLOSED bit in the tail segment's index, so pushes into its free cells are accepted after close returned"
-$m queue-closed-before-empty lib/queue.c 's/^        if (d >= e \&\& (next == NULL || next == CLOSED_LINK)) {$/        if (closed || (d >= e \&\& (next == NULL || next == CLOSED_LINK))) {/' \
+$m queue-closed-before-empty lib/queue.c 's/^            if (d >= e \&\& (next == NULL || next == CLOSED_LINK)) {$/            if (closed || (d >= e \&\& (next == NULL || next == CLOSED_LINK))) {/' \
     invariant queue.close no "pop reports CASK_ECLOSED as soon as it sees the queue closed, losing the items accepted before the close that are still in it"
 $m queue-wake-before-visible lib/queue.c 's/^    rc = cask__queue_put(q, slot, item);$/    cask__ec_notify(\&q->ec);\n    rc = cask__queue_put(q, slot, item);/;s/^    if (rc == 0)$/    if (rc == 0 \&\& 0)/' \
     hang queue.blocking no "push wakes the sleeping consumers before its item is in the queue (and not after), so a consumer that re-checks in between sleeps with the item there: a lost wake-up, reported as a hang"
