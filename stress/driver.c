@@ -415,22 +415,50 @@ static bool parse_noise(const char *spec)
     return true;
 }
 
+/* True if `name` matches the --only entry p[0..len) (exactly, or as a prefix ending in '.' or
+ * '*'). */
+static bool entry_matches(const char *name, const char *p, size_t len)
+{
+    bool prefix = len > 0 && (p[len - 1] == '*' || p[len - 1] == '.');
+    size_t cmp = prefix && p[len - 1] == '*' ? len - 1 : len;
+    return prefix ? strncmp(name, p, cmp) == 0
+                  : strlen(name) == len && strncmp(name, p, len) == 0;
+}
+
 static bool selected(const char *name)
 {
     if (opts.only == NULL)
         return true;
-    const char *p = opts.only;
-    while (*p != '\0') {
+    for (const char *p = opts.only; *p != '\0';) {
         size_t len = strcspn(p, ",");
-        bool prefix = len > 0 && (p[len - 1] == '*' || p[len - 1] == '.');
-        size_t cmp = prefix && p[len - 1] == '*' ? len - 1 : len;
-        if (prefix ? strncmp(name, p, cmp) == 0 : (strlen(name) == len && strncmp(name, p, len) == 0))
+        if (entry_matches(name, p, len))
             return true;
-        p += len;
-        if (*p == ',')
-            p++;
+        p += len + (p[len] == ',');
     }
     return false;
+}
+
+/* 0 if every --only entry names at least one scenario; else prints the first that names none
+ * and returns 2 (a misspelt name must not quietly shrink the run). */
+static int check_only(const char *argv0, const cask_stress_scenario *scenarios, size_t count)
+{
+    if (opts.only[0] == '\0') {
+        fprintf(stderr, "%s: --only needs a scenario name (see --list)\n", argv0);
+        return 2;
+    }
+    for (const char *p = opts.only; *p != '\0';) {
+        size_t len = strcspn(p, ",");
+        bool found = false;
+        for (size_t s = 0; s < count && !found; s++)
+            found = entry_matches(scenarios[s].name, p, len);
+        if (!found) {
+            fprintf(stderr, "%s: --only: '%.*s' matches no scenario (see --list)\n", argv0,
+                    (int)len, p);
+            return 2;
+        }
+        p += len + (p[len] == ',');
+    }
+    return 0;
 }
 
 /* Returns 0 to go on, or an exit status. */
@@ -498,16 +526,8 @@ static int parse(int argc, char **argv, const cask_stress_scenario *scenarios, s
     }
     if (!opts.seed_given)
         opts.seed = cask_stress__mix(now_ns() ^ (uint64_t)getpid()) % 1000000000u;
-    if (opts.only != NULL) {
-        size_t n_selected = 0;
-        for (size_t s = 0; s < count; s++)
-            n_selected += selected(scenarios[s].name);
-        if (n_selected == 0) {
-            fprintf(stderr, "%s: --only=%s matches no scenario (see --list)\n", argv[0],
-                    opts.only);
-            return 2;
-        }
-    }
+    if (opts.only != NULL && check_only(argv[0], scenarios, count) != 0)
+        return 2;
     return 0;
 }
 
