@@ -1,6 +1,8 @@
 /*
  * cask.c: what every structure shares: error strings and the fatal-misuse report.
  *
+ * It also holds the weak allocation calls every structure uses (lib/internal/alloc.h).
+ *
  * Nothing here touches shared mutable state: cask_strerror returns string literals and
  * cask__die formats on its own stack, so both are safe from any thread (cask__die also from a
  * signal handler, which the frozen-memory trap relies on).
@@ -13,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "internal/alloc.h"
 #include "internal/check.h"
 
 const char *cask_strerror(int code)
@@ -110,4 +113,16 @@ _Noreturn void cask__die(const char *file, int line, const char *kind, const voi
                          const char *what, const char *fix)
 {
     cask__die_detail(file, line, "at", kind, NULL, object, what, NULL, 0, fix);
+}
+
+/* ---- Allocation (weak: tests override it to inject failures; see lib/internal/alloc.h) ---- */
+
+__attribute__((weak)) void *cask__alloc(size_t align, size_t size)
+{
+    return aligned_alloc(align, (size + align - 1) / align * align);
+}
+
+__attribute__((weak)) void cask__free(void *p)
+{
+    free(p);
 }

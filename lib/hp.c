@@ -92,6 +92,7 @@
 #endif
 
 #include "cask/cask.h"
+#include "internal/alloc.h"
 #include "internal/check.h"
 #include "internal/hp_set.h"
 
@@ -206,9 +207,10 @@ int cask_hp_domain_create(cask_hp_domain **out)
     if (out == NULL)
         return CASK_EINVAL;
     cask__hp_init();
-    cask_hp_domain *d = calloc(1, sizeof(*d));
+    cask_hp_domain *d = cask__alloc(_Alignof(cask_hp_domain), sizeof(*d));
     if (d == NULL)
         return CASK_ENOMEM;
+    memset(d, 0, sizeof(*d));
     /* Relaxed: the id only has to be unique. */
     d->id = atomic_fetch_add_explicit(&cask__hp_next_id, 1, memory_order_relaxed);
     *out = d;
@@ -300,10 +302,11 @@ static long cask__hp_collect(struct cask__hp_record *head, struct cask__hp_recor
     while (want < 2 * slots)
         want *= 2;
     if (rec->set_cap < want) {
-        void **bigger = calloc(want, sizeof(void *));
+        void **bigger = cask__alloc(sizeof(void *), want * sizeof(void *));
         if (bigger == NULL)
             return -1;
-        free(rec->set);
+        memset(bigger, 0, want * sizeof(void *));
+        cask__free(rec->set);
         rec->set = bigger;
         rec->set_cap = want;
     } else {
@@ -414,7 +417,7 @@ static size_t cask__hp_scan_orphans(cask_hp_domain *d)
     memset(&temp, 0, sizeof(temp));
     size_t reclaimed = cask__hp_scan(d, &temp);
     cask__hp_orphan_leftovers(d, &temp);
-    free(temp.set);
+    cask__free(temp.set);
     cask__hp_tempscan = false;
     return reclaimed;
 }
@@ -424,8 +427,8 @@ static void cask__hp_put_record(struct cask__hp_record *r)
 {
     /* The last holder acquires every other holder's writes before freeing. */
     if (atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) == 1) { /* other puts */
-        free(r->set);
-        free(r);
+        cask__free(r->set);
+        cask__free(r);
     }
 }
 
@@ -457,7 +460,7 @@ static struct cask__hp_record *cask__hp_claim_record(cask_hp_domain *d, bool is_
             return r;
         }
     }
-    r = aligned_alloc(64, (sizeof(*r) + 63) / 64 * 64);
+    r = cask__alloc(64, sizeof(*r));
     if (r == NULL)
         return NULL;
     memset(r, 0, sizeof(*r));
@@ -512,7 +515,7 @@ static struct cask__hp_record *cask__hp_bind(cask_hp_domain *d)
         if (cask__hp_gone(b->record)) {
             *link = b->next;
             cask__hp_put_chain(b->record);
-            free(b);
+            cask__free(b);
             continue;
         }
         link = &b->next;
@@ -520,18 +523,18 @@ static struct cask__hp_record *cask__hp_bind(cask_hp_domain *d)
     cask__hp_last = NULL;
     if (!cask__hp_key_ok || cask__hp_exiting)
         return NULL;
-    struct cask__hp_binding *b = malloc(sizeof(*b));
+    struct cask__hp_binding *b = cask__alloc(_Alignof(struct cask__hp_binding), sizeof(*b));
     if (b == NULL)
         return NULL;
     struct cask__hp_record *r = cask__hp_claim_record(d, false);
     if (r == NULL) {
-        free(b);
+        cask__free(b);
         return NULL;
     }
     if (pthread_setspecific(cask__hp_exit_key, (void *)1) != 0) {
         atomic_store_explicit(&r->state, CASK__HP_FREE, memory_order_release); /* claim's CAS */
         cask__hp_put_record(r);
-        free(b);
+        cask__free(b);
         return NULL;
     }
     b->domain_id = d->id;
@@ -717,7 +720,7 @@ static void cask__hp_thread_exit(void *unused)
             cask__hp_orphan_leftovers(d, r);
             cask__hp_free_for_reuse(r);
         }
-        free(b);
+        cask__free(b);
         b = next;
     }
     cask__hp_exiting = false;
@@ -799,5 +802,5 @@ void cask_hp_domain_destroy(cask_hp_domain *domain)
         cask__hp_put_record(r);
         r = next;
     }
-    free(domain);
+    cask__free(domain);
 }

@@ -8,8 +8,9 @@
  * CASK_ENOMEM, and afterwards, with allocations working again, the queue must hold exactly the
  * items that were accepted, in order, and behave normally (push, pop, close).
  * The bounded queue's allocations (all in create) are failed one by one too (see bounded()).
- * Not covered: the hazard-pointer record allocation of a thread's first call (hp.c allocates it
- * with malloc, outside this hook); it is taken care of before any queue state changes.
+ * The hazard-pointer record of the thread's first queue call is allocated through the same hook
+ * (once per thread: whichever workload reaches it first sees that call fail with CASK_ENOMEM);
+ * tests/hp_alloc_fail_test.c covers the hazard pointers' allocations on their own.
  */
 #define _GNU_SOURCE
 #include <stdint.h>

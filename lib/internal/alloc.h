@@ -1,12 +1,12 @@
 /*
- * Private to cask: the allocation calls of the queues, so that tests can make them fail.
+ * Private to cask: the allocation calls of every structure (queues, maps, snapshots, hazard
+ * pointers), so that tests can make them fail.
  *
- * cask__alloc and cask__free are defined in lib/queue.c as weak symbols that call aligned_alloc
+ * cask__alloc and cask__free are defined in lib/cask.c as weak symbols that call aligned_alloc
  * and free. A test that wants to inject allocation failures defines its own (strong) cask__alloc
  * returning NULL on the n-th call, and the linker uses it in place of the weak one: no flag, no
  * global, no branch in the library. A program that does not define them gets exactly
- * aligned_alloc/free behind one (non-inlined) call, paid only when a segment or a queue is
- * allocated, never per item.
+ * aligned_alloc/free behind one (non-inlined) call.
  */
 #ifndef CASK_INTERNAL_ALLOC_H
 #define CASK_INTERNAL_ALLOC_H
