@@ -69,19 +69,35 @@ for _ in 1 2 3 4 5; do
 done
 [ -n "$redis_port" ] || { echo "server_bench: redis-server did not start" >&2; exit 1; }
 
-# run PORT PIPELINE: prints "SET rps" and "GET rps" lines.
+# CPU time (user + system, in clock ticks) a process has used so far.
+cpu_ticks() {
+    awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+ticks_per_s="$(getconf CLK_TCK)"
+
+# run PORT PIPELINE SERVER_PID: prints "SET rps" and "GET rps" lines, then
+# "CPU client% server%": the share of one core that redis-benchmark and the server used over
+# the run (so whoever is at about 100% of what it can use is the bottleneck).
 run() {
     local pipe=()
     [ "$2" -gt 1 ] && pipe=(-P "$2")
-    timeout 600 redis-benchmark -p "$1" -q -t set,get -n "$requests" -c 50 "${pipe[@]}" 2>/dev/null |
+    local before after
+    before="$(cpu_ticks "$3")"
+    timeout 600 /usr/bin/time -f '%e %U %S' -o "$work/time" \
+        redis-benchmark -p "$1" -q -t set,get -n "$requests" -c 50 "${pipe[@]}" 2>/dev/null |
         tr '\r' '\n' | sed -n 's/^ *\(SET\|GET\): \([0-9.]*\) requests per second.*/\1 \2/p'
+    after="$(cpu_ticks "$3")"
+    awk -v b="$before" -v a="$after" -v hz="$ticks_per_s" '
+        NF == 3 && $1 > 0 {printf "CPU %.0f %.0f\n", ($2 + $3) / $1 * 100, (a - b) / hz / $1 * 100}
+    ' "$work/time"
 }
 
 rows=()
+cpu_lines=()
 printf '%-8s %-9s %16s %16s %8s\n' test pipeline "kvserver rps" "redis rps" ratio
 for pipeline in 16 1; do
-    kv="$(run "$kv_port" $pipeline)"
-    rd="$(run "$redis_port" $pipeline)"
+    kv="$(run "$kv_port" $pipeline "$kv_pid")"
+    rd="$(run "$redis_port" $pipeline "$redis_pid")"
     for t in SET GET; do
         a="$(echo "$kv" | awk -v t=$t '$1 == t {print $2}')"
         b="$(echo "$rd" | awk -v t=$t '$1 == t {print $2}')"
@@ -95,7 +111,18 @@ for pipeline in 16 1; do
         rows+=("$(printf '{"bench": "%s", "impl": "kvserver", "threads": 2, "ops_per_sec": %.1f, "ns_per_op": %.4f}' "$name" "$a" "$(awk -v a="$a" 'BEGIN {print 1e9 / a}')")")
         rows+=("$(printf '{"bench": "%s", "impl": "redis-server", "threads": 1, "ops_per_sec": %.1f, "ns_per_op": %.4f}' "$name" "$b" "$(awk -v b="$b" 'BEGIN {print 1e9 / b}')")")
     done
+    for who in kvserver redis-server; do
+        [ "$who" = kvserver ] && out="$kv" || out="$rd"
+        cpu_lines+=("$(echo "$out" | awk -v w="$who" -v p="$pipeline" \
+            '$1 == "CPU" {printf "%-13s %-9s %13s%% %13s%%", w, p, $2, $3}')")
+    done
 done
+echo
+echo "CPU during each run (100% = one core busy the whole run; $(nproc) cores here):"
+printf '%-13s %-9s %14s %14s\n' server pipeline "client CPU" "server CPU"
+printf '%s\n' "${cpu_lines[@]}"
+echo "(a client near 100% is the bottleneck: both servers then wait for it, and the ratio says"
+echo " more about redis-benchmark's core than about the servers)"
 echo "(redis-benchmark -t set,get -n $requests -c 50 [-P 16]; kvserver: 2 workers; ratio > 1: kvserver faster; goal 1.5)"
 if [ -n "$json" ]; then
     {
