@@ -17,6 +17,14 @@
  *               all threads look up recent keys of everyone: a small table whose claimed slots
  *               fill up with dead keys, so it is resized (and old tables retired) every few
  *               dozen operations. Per-key linearizability as map.conflict.
+ * map.reclaim   u64 keys: a few stable keys inserted before the round must always be found with
+ *               their values; each thread inserts a batch of fresh keys of its own, checking
+ *               each is then found with its value, and removes them again, checking each is then
+ *               gone, while it also looks up the others' recent keys. The live count swings
+ *               across the grow and the shrink thresholds of a small table, so tables are
+ *               replaced constantly, and every write is followed by cask_map_drain: retired
+ *               tables and values are reclaimed at once instead of in batches, so a reader that
+ *               still uses a replaced table (or value) touches freed memory.
  * map.freeze    threads write their own keys while thread 0 freezes the map in the middle of a
  *               round: once a thread sees CASK_EFROZEN every later write fails too, the contents
  *               right after freeze returned equal the contents at the end, and they equal each
@@ -41,6 +49,8 @@
 #define DEAD UINT64_C(0xDEADDEADDEADDEAD)
 #define MAX_THREADS 64
 #define FREEZE_KEYS 32
+#define RECLAIM_STABLE 8 /* map.reclaim: keys present for the whole round */
+#define RECLAIM_BATCH 48 /* map.reclaim: at most this many own keys inserted, then removed */
 
 typedef struct {
     uint64_t magic; /* plain fields: TSan sees every unordered access */
@@ -53,13 +63,17 @@ typedef struct mctx {
     cask_map *map;
     cask_history *hist;
     int threads;
-    int mode; /* 0 conflict, 1 resize (bytes), 2 cas, 3 freeze */
+    int mode; /* 0 conflict, 1 resize (bytes), 2 cas, 3 freeze, 4 churn, 5 reclaim */
     uint64_t keys;
     size_t per_thread;
     _Atomic uint64_t created, refused, destroyed, bad_destroy;
     /* map.freeze, each written by its own thread only and read after the join */
     mval *last[MAX_THREADS][FREEZE_KEYS];
     mval *after_freeze[MAX_THREADS][FREEZE_KEYS];
+    /* map.reclaim: the stable values (written before the workers start), and each thread's
+     * next fresh key number (relaxed: only a hint of which keys others may look up) */
+    mval *stable[RECLAIM_STABLE];
+    _Atomic uint64_t front[MAX_THREADS];
     /* --ops budgets count per thread, and each round has new threads: a worker carries its
      * index's total from round to round (as queue_stress.c does) */
     uint64_t cum_ops[MAX_THREADS];
@@ -299,6 +313,94 @@ static void freeze_worker(cask_stress_run *run, int index, void *arg)
     cask_map_guard_release(g);
 }
 
+/* map.reclaim: key number n of thread t (the stable keys are 0 .. RECLAIM_STABLE - 1). */
+static uint64_t reclaim_key(int t, uint64_t n)
+{
+    return (uint64_t)(t + 1) << 32 | n;
+}
+
+/* Looks k up and checks the answer. must: 1 present (holding want, unless want is NULL),
+ * 0 absent, -1 either; a value found must be live and belong to k. */
+static void reclaim_lookup(mctx *c, cask_map_guard *g, uint64_t k, int must, const mval *want)
+{
+    void *got = NULL;
+    int rc = cask_map_get_u64(c->map, g, k, &got);
+    if (rc != 0 && rc != CASK_ENOENT) {
+        cask_stress_fail(c->run, "get returned %d (%s)", rc, cask_strerror(rc));
+        return;
+    }
+    if (rc == 0)
+        check_value(c, got, k);
+    if (must == 1 && (rc != 0 || (want != NULL && got != want)))
+        cask_stress_fail(c->run, "key %#llx must hold %p, but get returned %d with %p",
+                         (unsigned long long)k, (const void *)want, rc, rc == 0 ? got : NULL);
+    else if (must == 0 && rc == 0)
+        cask_stress_fail(c->run, "key %#llx was removed, but get found %p", (unsigned long long)k,
+                         got);
+}
+
+/* map.reclaim: one stable key (must hold its value) and a recent key of another thread (may be
+ * there or not). */
+static void reclaim_others(mctx *c, cask_map_guard *g, int index)
+{
+    uint64_t s = cask_stress_rand() % RECLAIM_STABLE;
+    reclaim_lookup(c, g, s, 1, c->stable[s]);
+    if (c->threads < 2)
+        return;
+    int t = (index + 1 + (int)(cask_stress_rand() % (uint64_t)(c->threads - 1))) % c->threads;
+    uint64_t front = atomic_load_explicit(&c->front[t], memory_order_relaxed);
+    uint64_t back = cask_stress_rand() % 8;
+    reclaim_lookup(c, g, reclaim_key(t, front > back ? front - back : 0), -1, NULL);
+}
+
+static void reclaim_worker(cask_stress_run *run, int index, void *arg)
+{
+    mctx *c = arg;
+    cask_map_guard *g;
+    if (cask_map_guard_acquire(c->map, &g) != 0) {
+        cask_stress_fail(run, "guard: out of memory");
+        return;
+    }
+    ops_begin(c, index);
+    mval *mine[RECLAIM_BATCH];
+    uint64_t next = 0, ops = 0;
+    while (ops < c->per_thread && !cask_stress_should_stop(run)) {
+        size_t batch = 1 + (size_t)(cask_stress_rand() % RECLAIM_BATCH);
+        for (size_t j = 0; j < batch; j++) { /* up: fresh keys, each found right after */
+            uint64_t k = reclaim_key(index, next + j);
+            int rc = (mine[j] = mval_new(c, k, next + j)) == NULL
+                         ? CASK_ENOMEM
+                         : cask_map_insert_u64(c->map, g, k, mine[j]);
+            if (rc != 0) {
+                cask_stress_fail(run, "insert of a fresh key returned %d (%s)", rc,
+                                 cask_strerror(rc));
+                if (mine[j] != NULL)
+                    mval_refused(c, mine[j]);
+                batch = j;
+                break;
+            }
+            atomic_store_explicit(&c->front[index], next + j + 1, memory_order_relaxed);
+            cask_map_drain(c->map);
+            reclaim_lookup(c, g, k, 1, mine[j]);
+            reclaim_others(c, g, index);
+        }
+        for (size_t j = 0; j < batch; j++) { /* down: each removed key gone right after */
+            uint64_t k = reclaim_key(index, next + j);
+            int rc = cask_map_remove_u64(c->map, g, k);
+            if (rc != 0)
+                cask_stress_fail(run, "remove of a key of ours returned %d (%s)", rc,
+                                 cask_strerror(rc));
+            cask_map_drain(c->map);
+            reclaim_lookup(c, g, k, 0, NULL);
+            reclaim_others(c, g, index);
+        }
+        next += batch;
+        ops += 8 * batch; /* per key: insert, remove and six lookups */
+    }
+    ops_end(c, index, ops);
+    cask_map_guard_release(g);
+}
+
 static void check_round(mctx *c)
 {
     char why[2048];
@@ -323,6 +425,14 @@ static void check_round(mctx *c)
             }
         if (!cask_map_is_frozen(c->map))
             cask_stress_fail(c->run, "the map is not frozen after freeze returned");
+    } else if (c->mode == 5) {
+        /* Every key of the workers was removed: only the stable keys are left. */
+        for (uint64_t k = 0; k < RECLAIM_STABLE; k++)
+            reclaim_lookup(c, g, k, 1, c->stable[k]);
+        size_t n = cask_map_size_exact(c->map, g);
+        if (n != RECLAIM_STABLE)
+            cask_stress_fail(c->run, "the map holds %zu keys after the round, not %d", n,
+                             RECLAIM_STABLE);
     } else {
         /* The final contents, recorded on thread index 0 after the join: the checker must
          * explain them by the same linearization as the round. */
@@ -349,6 +459,32 @@ static void check_round(mctx *c)
                          (unsigned long long)(made - refused), (unsigned long long)gone,
                          (unsigned long long)bad);
     cask_stress_add_checked(c->run, 1);
+}
+
+/* map.reclaim, before the workers start: the stable keys, and no thread's keys yet. */
+static bool reclaim_setup(mctx *c)
+{
+    cask_map_guard *g;
+    if (cask_map_guard_acquire(c->map, &g) != 0) {
+        cask_stress_fail(c->run, "guard: out of memory");
+        cask_map_destroy(c->map);
+        return false;
+    }
+    for (int t = 0; t < MAX_THREADS; t++)
+        atomic_store_explicit(&c->front[t], 0, memory_order_relaxed);
+    bool ok = true;
+    for (uint64_t k = 0; k < RECLAIM_STABLE && ok; k++) {
+        if ((c->stable[k] = mval_new(c, k, k + 1)) == NULL)
+            ok = false;
+        else if (cask_map_insert_u64(c->map, g, k, c->stable[k]) != 0)
+            ok = false, mval_refused(c, c->stable[k]);
+    }
+    cask_map_guard_release(g);
+    if (!ok) {
+        cask_stress_fail(c->run, "map.reclaim: could not insert the stable keys");
+        cask_map_destroy(c->map);
+    }
+    return ok;
 }
 
 static void run_map(cask_stress_run *run, int mode, uint64_t keys, size_t per_thread)
@@ -380,7 +516,13 @@ static void run_map(cask_stress_run *run, int mode, uint64_t keys, size_t per_th
         atomic_store_explicit(&c->destroyed, 0, memory_order_relaxed);
         memset(c->last, 0, sizeof(c->last));
         memset(c->after_freeze, 0, sizeof(c->after_freeze));
-        if (cask_stress_run_threads(run, threads, mode == 3 ? freeze_worker : lin_worker, c) != 0)
+        if (mode == 5 && !reclaim_setup(c))
+            break;
+        if (cask_stress_run_threads(run, threads,
+                                    mode == 3   ? freeze_worker
+                                    : mode == 5 ? reclaim_worker
+                                                : lin_worker,
+                                    c) != 0)
             cask_stress_fail(run, "could not start the worker threads");
         check_round(c);
     }
@@ -413,6 +555,11 @@ static void run_freeze(cask_stress_run *run)
     run_map(run, 3, 0, 400);
 }
 
+static void run_reclaim(cask_stress_run *run)
+{
+    run_map(run, 5, 0, 2000);
+}
+
 const cask_stress_scenario cask_stress_map_scenarios[] = {
     {"map.conflict", "4 keys, every write kind, per-key linearizability and final contents",
      run_conflict},
@@ -422,6 +569,8 @@ const cask_stress_scenario cask_stress_map_scenarios[] = {
      run_cas},
     {"map.churn", "fresh keys inserted, old ones removed: a small table resized all the time",
      run_churn},
+    {"map.reclaim", "batches of keys in and out: tables replaced and reclaimed at once; "
+                    "stable keys always found", run_reclaim},
     {"map.freeze", "freeze races with writers: later writes fail, contents fixed at freeze",
      run_freeze},
 };

@@ -53,7 +53,7 @@ $m bqueue-pop-wakes-before-room lib/bqueue.c '/^int cask_bqueue_try_pop/,/^}/{s/
 $m bqueue-try-push-ignores-full lib/bqueue.c 's/^        if (i < 0) {$/        if (i < 0 \&\& (i = 0)) {/' \
     tsan queue.bounded_split no "try_push on a full bounded queue does not say CASK_EFULL but overwrites slot 0, which is still in use: an accepted item is lost and another is delivered twice"
 $m map-get-no-table-revalidate lib/map.c '/^static int get_key/,/^}/s/        table \*t = cask_hp_protect(g->tab, &m->root);/        table *t = atomic_load_explicit(\&m->root, memory_order_acquire); CASK__NOISE("map.get.loaded"); cask_hp_set(g->tab, t);/' \
-    tsan map.churn no "get announces the table in its hazard slot but never re-reads root, so it can probe a table that a resize already retired and freed"
+    tsan map.reclaim no "get announces the table in its hazard slot but never re-reads root, so it can probe a table that a resize already retired and freed"
 $m map-get-no-value-revalidate lib/map.c '/^static int get_key/,/^}/s/            if (again != v) {/            if (again != v \&\& false) {/' \
     tsan map.conflict,map.cas yes "get publishes the value's box but does not re-check the slot, so it can return a value that was removed and destroyed in between"
 $m map-copy-drops-key lib/map_table.c '/^static void copy_slot/,/^}/s/    if (!is_box(v))/    if (!is_box(v) || (i \& 15) == 5)/' \
