@@ -17,10 +17,14 @@
  * mutation), and "active == 0" below means every stripe reads 0.
  *
  *   push:   active += 1 (seq_cst); loop { s = state; fail if CLOSING; commit the page of index
- *           len(s); CAS state s -> s + 1 (seq_cst) }; store the element (release); ready[i] = 1
- *           (release); active -= 1 (seq_cst; the last one out wakes a sleeping freeze).
+ *           len(s); CAS state s -> s + 1 (seq_cst); on failure back off, s = state (seq_cst) };
+ *           store the element (release); ready[i] = 1 (release); if i opens a 64 KiB chunk,
+ *           prefault the chunk two ahead; active -= 1 (seq_cst; the last one out wakes a
+ *           sleeping freeze).
  *   set:    active += 1 (seq_cst); s = state (seq_cst); fail if CLOSING or i >= len(s); wait for
  *           ready[i]; store the element (release); active -= 1 (as push).
+ *   reserve: active += 1 (seq_cst); s = state (seq_cst); fail if CLOSING; commit and prefault
+ *           the first n elements' pages; active -= 1 (as push).
  *   freeze: s = fetch_or(state, CLOSING) (seq_cst); wait until active == 0 (seq_cst loads: a
  *           short spin, then sleep on the `drained` eventcount, lib/internal/futex.h); protect
  *           or checksum; state |= FROZEN (release); view.frozen_len = len(s); view.frozen =
@@ -36,13 +40,33 @@
  * state then (D) reads every stripe. All are seq_cst, so in the single total order either B
  * comes before C, and then A comes before the freeze's read of that stripe, so the freeze waits
  * for this mutation, or C comes before B, and the mutation sees CLOSING and fails. A push's CAS
- * cannot succeed after C, since C changed the word the CAS compares. A stripe that the freeze
- * saw at 0 may go up again only for a mutation that comes after C, which fails.
+ * cannot succeed after C, since C changed the word the CAS compares; after a lost CAS the push
+ * backs off and reloads state, and every retry checks CLOSING again and compares the whole
+ * word, so the backoff changes nothing here. A stripe that the freeze saw at 0 may go up again
+ * only for a mutation that comes after C, which fails. A reserve is a mutation in this sense
+ * (A, then its seq_cst load of state, as set): one that began before C finishes its commits
+ * and prefaults before the freeze protects or checksums the elements, so the two never touch
+ * the same pages at once; one after C fails. Prefaulting changes no element (the kernel backs
+ * pages with zeroes that nobody has written yet; its reads are atomic loads that keep nothing),
+ * so it cannot make a frozen vector differ from what the freeze saw.
  * Why stripes: with one counter, a push did three read-modify-writes on one contended cache
  * line (count up, reserve, count down); with stripes the count is a thread's own line and the
  * reservation CAS is the only contended one, the floor for a vector whose elements are one
  * array (the index must come from one word). The cost moves to freeze, which reads
  * CASK__VEC_STRIPES lines: still O(1) in the length.
+ * Why push backs off and prefaults (measured with two threads pushing, on a 2-core KVM guest
+ * whose hypervisor fills its page tables lazily): without either, two pushers were 0.4-0.8x as
+ * fast as a pthread mutex around a realloc array. Every push moved the line of `state`, and of
+ * the element and ready bytes, between the cores, while glibc's mutex lets one thread take the
+ * lock many times in a row; and both pushers reached each fresh page together and both
+ * faulted on it (twice the mutex array's page faults, each fault about 15 us there).
+ * Exponential backoff after a lost CAS (64 pauses, doubling to 4096) lets the winner run a
+ * burst; it keeps push lock-free (a loser lost to a push that succeeded). Prefaulting two
+ * 64 KiB chunks ahead, by the one push that opens a chunk, halves the faults and takes them off
+ * the path of the other pushers. Together: 2.0-2.7x the mutex array in the same runs. Reserving
+ * with fetch_add instead of the CAS was not taken: a fetch_add after the freeze's fetch_or
+ * would move the length past the frozen one and past max_len, and undoing that needs the same
+ * contended line again. cask_vec_reserve does all the committing and faulting up front.
  * Why the freeze cannot sleep through the last decrement: the decrement to 0 is a seq_cst RMW,
  * then the mutation loads the eventcount's waiters (seq_cst); the freeze increments waiters
  * (seq_cst), then re-reads every stripe (seq_cst) before it sleeps: the eventcount's Dekker pair
@@ -67,6 +91,7 @@
 #define _GNU_SOURCE
 #include "cask/vec.h"
 
+#include <errno.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -84,6 +109,13 @@
 #define CASK__VEC_LEN_MASK (CASK__VEC_FROZEN - 1)
 
 #define CASK__VEC_STRIPES 16
+
+/* Pause instructions a push waits after a lost reservation: doubling from MIN up to MAX. */
+#define CASK__VEC_BACKOFF_MIN 64u
+#define CASK__VEC_BACKOFF_MAX 4096u
+
+/* Bytes of elements a push prefaults at a time, two such chunks ahead of its own index. */
+#define CASK__VEC_AHEAD ((size_t)64 * 1024)
 
 /* One stripe of the in-flight count, alone on its cache line. */
 typedef struct {
@@ -203,6 +235,70 @@ static bool cask__vec_commit(cask_vec *v, size_t i)
     return true;
 }
 
+/* Makes the kernel back the pages of [at, at + bytes) (page-aligned, committed read-write) with
+ * memory now, so that the first write to each does not fault, then reads one element of `width`
+ * bytes at the start of each page, so that a hypervisor that fills its own page tables lazily
+ * (shadow paging) does so now rather than at a push. The reads are atomic because pushes may
+ * store to the same elements meanwhile; relaxed, since the values are thrown away. Returns 0, or
+ * -1 if the kernel had no memory for it. A kernel without MADV_POPULATE_WRITE (before 5.14)
+ * leaves the pages to fault at their first write: 0. */
+static int cask__vec_populate(char *at, size_t bytes, size_t width)
+{
+#ifdef MADV_POPULATE_WRITE
+    if (madvise(at, bytes, MADV_POPULATE_WRITE) != 0)
+        return errno == EINVAL ? 0 : -1;
+    size_t page = cask__page_size();
+    for (size_t off = 0; off < bytes; off += page) {
+        void *p = at + off;
+        switch (width) {
+        case 1: (void)atomic_load_explicit((_Atomic uint8_t *)p, memory_order_relaxed); break;
+        case 2: (void)atomic_load_explicit((_Atomic uint16_t *)p, memory_order_relaxed); break;
+        case 4: (void)atomic_load_explicit((_Atomic uint32_t *)p, memory_order_relaxed); break;
+        default: (void)atomic_load_explicit((_Atomic uint64_t *)p, memory_order_relaxed); break;
+        }
+    }
+#else
+    (void)at;
+    (void)bytes;
+    (void)width;
+#endif
+    return 0;
+}
+
+/* Waits *spins pause instructions, then doubles *spins up to CASK__VEC_BACKOFF_MAX: after a
+ * lost reservation, so that the winner runs a burst of pushes with the length word (and the
+ * element and ready lines it writes) in its own cache instead of the two trading them on every
+ * push. The winner made progress, so the loser waiting keeps push lock-free. */
+static void cask__vec_backoff(unsigned *spins)
+{
+    for (unsigned n = 0; n < *spins; n++) {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#else
+        atomic_signal_fence(memory_order_seq_cst); /* compiler barrier only: a delay, orders nothing */
+#endif
+    }
+    if (*spins < CASK__VEC_BACKOFF_MAX)
+        *spins *= 2;
+}
+
+/* The push of index i, the first of a CASK__VEC_AHEAD chunk, prefaults the chunk two ahead
+ * (commits it if needed): one thread takes its page faults, early, while the other pushers
+ * write the current chunk, instead of every pusher faulting on each page as they reach it
+ * together. Failure is harmless: the pages then fault at their first write, as without this. */
+static void cask__vec_prefault_ahead(cask_vec *v, size_t i)
+{
+    size_t from = i + 2 * (CASK__VEC_AHEAD / v->elem_size), to = from + CASK__VEC_AHEAD / v->elem_size;
+    if (to > v->max_len)
+        to = v->max_len;
+    if (from >= to || !cask__vec_commit(v, to - 1))
+        return;
+    CASK__NOISE("vec.push.prefault");
+    size_t page = cask__page_size(), ready_from = from / page * page;
+    (void)cask__vec_populate(v->data + from * v->elem_size, (to - from) * v->elem_size, v->elem_size);
+    (void)cask__vec_populate((char *)v->ready + ready_from, cask__round_pages(to) - ready_from, 1);
+}
+
 /* A mutation enters: Dekker half A. Returns its stripe. */
 static unsigned cask__vec_enter(cask_vec *v)
 {
@@ -298,6 +394,7 @@ int cask_vec_push(cask_vec *v, const void *elem, size_t *index)
     int rc = 0;
     uint64_t s = atomic_load_explicit(&v->state, memory_order_seq_cst); /* seq_cst: the other half of the Dekker pair with freeze's fetch_or */
     size_t i;
+    unsigned spins = CASK__VEC_BACKOFF_MIN;
     for (;;) {
         if (s & CASK__VEC_CLOSING) {
             rc = CASK_EFROZEN;
@@ -316,13 +413,40 @@ int cask_vec_push(cask_vec *v, const void *elem, size_t *index)
         if (atomic_compare_exchange_weak_explicit(&v->state, &s, s + 1, memory_order_seq_cst, /* seq_cst: the reservation, ordered with freeze's fetch_or (fails if it came first) */
                                                   memory_order_seq_cst)) /* failure: re-reads state for the retry, ordered with freeze's fetch_or */
             break;
+        /* Another push won the word: let it run a burst (its next reservations find the line in
+         * its own cache), then start again from the current length. */
+        CASK__NOISE("vec.push.backoff");
+        cask__vec_backoff(&spins);
+        s = atomic_load_explicit(&v->state, memory_order_seq_cst); /* seq_cst: as the first load above */
     }
     CASK__NOISE("vec.push.reserved");
     cask__vec_store(v, i, elem);
     atomic_store_explicit(&v->ready[i], 1, memory_order_release); /* release: pairs with the acquire load in cask__vec_wait_ready */
     if (index != NULL)
         *index = i;
+    if ((i * v->elem_size) % CASK__VEC_AHEAD == 0 && i > 0)
+        cask__vec_prefault_ahead(v, i);
 out:
+    cask__vec_done(v, k);
+    return rc;
+}
+
+int cask_vec_reserve(cask_vec *v, size_t n)
+{
+    CASK__REQUIRE(v != NULL, "vector", v, "cask_vec_reserve(NULL)", "pass a vector");
+    if (n > v->max_len)
+        return CASK_EINVAL;
+    unsigned k = cask__vec_enter(v);
+    CASK__NOISE("vec.reserve.active");
+    int rc = 0;
+    uint64_t s = atomic_load_explicit(&v->state, memory_order_seq_cst); /* seq_cst: the other half of the Dekker pair with freeze's fetch_or */
+    if (s & CASK__VEC_CLOSING)
+        rc = CASK_EFROZEN;
+    else if (n > 0 && !cask__vec_commit(v, n - 1))
+        rc = CASK_ENOMEM;
+    else if (n > 0 && (cask__vec_populate(v->data, cask__round_pages(n * v->elem_size), v->elem_size) != 0 ||
+                       cask__vec_populate((char *)v->ready, cask__round_pages(n), 1) != 0))
+        rc = CASK_ENOMEM;
     cask__vec_done(v, k);
     return rc;
 }

@@ -6,10 +6,15 @@
  * //:cask_unchecked); and producers racing a freeze lose nothing: every push that succeeded is
  * in the frozen vector exactly once, every other one failed with CASK_EFROZEN. A freeze that
  * fails (checked builds: the frozen-memory registry is full) leaves the vector mutable and
- * unchanged.
+ * unchanged. Reserve makes room without changing the vector, refuses a frozen one and sizes
+ * past max_len, and (where the kernel can populate pages and no sanitizer shadows memory) the
+ * pushes into reserved room take no page faults; pushes run across the prefaulted chunks up
+ * to a max_len that cuts the last one short.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,7 +105,7 @@ static void test_freeze_thaw(void)
 }
 
 /* The report must name the freeze call's line; the child checks that this constant is it. */
-#define FREEZE_LINE 112
+#define FREEZE_LINE 117
 
 static void write_through_frozen_array(void *arg)
 {
@@ -159,6 +164,111 @@ static void test_failed_freeze_changes_nothing(void)
     while (n > 0)
         cask_frozen_free(regions[--n]);
     free(regions);
+}
+
+/* ---- reserve ---- */
+
+/* Minor page faults of this process so far. */
+static long minor_faults(void)
+{
+    struct rusage u;
+    EXPECT_EQ(getrusage(RUSAGE_SELF, &u), 0);
+    return u.ru_minflt;
+}
+
+/* True if this kernel populates pages on request (MADV_POPULATE_WRITE, Linux 5.14) and no
+ * sanitizer maps shadow memory on first use: then a reserved push must not fault at all. */
+static bool faults_are_countable(void)
+{
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    return false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+    return false;
+#endif
+#endif
+#ifdef MADV_POPULATE_WRITE
+    char *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    EXPECT(p != MAP_FAILED);
+    bool ok = madvise(p, 4096, MADV_POPULATE_WRITE) == 0;
+    munmap(p, 4096);
+    return ok;
+#else
+    return false;
+#endif
+}
+
+static void test_reserve(void)
+{
+    enum { N = 70000 };
+    cask_vec *v;
+    EXPECT_EQ(cask_vec_create(8, N, "reserved", &v), 0);
+    EXPECT_EQ(cask_vec_reserve(v, N + 1), CASK_EINVAL);
+    EXPECT_EQ(cask_vec_reserve(v, 0), 0);
+    EXPECT_EQ(cask_vec_length(v), 0);
+    for (uint64_t i = 0; i < 10; i++)
+        EXPECT_EQ(cask_vec_push(v, &i, NULL), 0);
+    EXPECT_EQ(cask_vec_reserve(v, N), 0);
+    EXPECT_EQ(cask_vec_reserve(v, 5), 0); /* room already there */
+    EXPECT_EQ(cask_vec_length(v), 10);    /* reserve changes no element and not the length */
+    uint64_t got;
+    for (uint64_t i = 0; i < 10; i++) {
+        EXPECT_EQ(cask_vec_get(v, i, &got), 0);
+        EXPECT_EQ(got, i);
+    }
+    EXPECT_EQ(cask_vec_get(v, 10, &got), CASK_ENOENT); /* reserved is not pushed */
+    bool count = faults_are_countable();
+    long before = count ? minor_faults() : 0;
+    for (uint64_t i = 10; i < N; i++)
+        EXPECT_EQ(cask_vec_push(v, &i, NULL), 0);
+    if (count) /* 547 pages of elements and 18 of ready bytes: without reserve each one faults */
+        EXPECT(minor_faults() - before < 8);
+    uint64_t x = N;
+    EXPECT_EQ(cask_vec_push(v, &x, NULL), CASK_EFULL);
+    for (uint64_t i = 0; i < N; i++) {
+        EXPECT_EQ(cask_vec_get(v, i, &got), 0);
+        EXPECT_EQ(got, i);
+    }
+    EXPECT_EQ(cask_vec_freeze(v), 0);
+    EXPECT_EQ(cask_vec_reserve(v, 1), CASK_EFROZEN);
+    EXPECT_EQ(cask_vec_length(v), N);
+    EXPECT_EQ(cask_vec_thaw(&v), 0); /* sole owner: in place, mutable again */
+    EXPECT_EQ(cask_vec_reserve(v, N), 0);
+    cask_vec_unref(v);
+
+    /* Every element size, reserved to max_len, filled to the brim. */
+    const size_t sizes[] = {1, 2, 4};
+    for (size_t s = 0; s < 3; s++) {
+        EXPECT_EQ(cask_vec_create(sizes[s], 9000, "reserved sized", &v), 0);
+        EXPECT_EQ(cask_vec_reserve(v, 9000), 0);
+        for (uint64_t i = 0; i < 9000; i++) {
+            uint64_t e = i * 7;
+            EXPECT_EQ(cask_vec_push(v, &e, NULL), 0); /* little-endian: the low bytes */
+        }
+        for (uint64_t i = 0; i < 9000; i++) {
+            uint64_t e = 0;
+            EXPECT_EQ(cask_vec_get(v, i, &e), 0);
+            EXPECT_EQ(e, (i * 7) & (sizes[s] == 4 ? 0xffffffffu : sizes[s] == 2 ? 0xffffu : 0xffu));
+        }
+        cask_vec_unref(v);
+    }
+}
+
+/* Pushes run across the chunks that earlier pushes prefaulted, up to a max_len that ends in the
+ * middle of one (8-byte elements: a chunk is 8,192; the last one is cut at 30,000). */
+static void test_push_across_prefaulted_chunks(void)
+{
+    cask_vec *v;
+    EXPECT_EQ(cask_vec_create(8, 30000, "chunks", &v), 0);
+    for (uint64_t i = 0; i < 30000; i++)
+        EXPECT_EQ(cask_vec_push(v, &i, NULL), 0);
+    uint64_t x = 0;
+    EXPECT_EQ(cask_vec_push(v, &x, NULL), CASK_EFULL);
+    EXPECT_EQ(cask_vec_freeze(v), 0);
+    const uint64_t *a = cask_vec_frozen_data(v);
+    for (uint64_t i = 0; i < 30000; i++)
+        EXPECT_EQ(a[i], i);
+    cask_vec_unref(v);
 }
 
 /* ---- producers racing a freeze ---- */
@@ -241,6 +351,8 @@ int main(void)
     test_freeze_thaw();
     test_freeze_races_push();
     test_failed_freeze_changes_nothing();
+    test_reserve();
+    test_push_across_prefaulted_chunks();
     char line[32];
     snprintf(line, sizeof(line), "vec_test.c:%d", FREEZE_LINE);
     const char *common[] = {"frozen vector \"routing table\"", "frozen at", line, "fix:", NULL,

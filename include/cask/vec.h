@@ -19,6 +19,7 @@
  *
  *               push   get   set   length   freeze   frozen_data   thaw   ref   unref
  *   push        yes    yes   yes   yes      yes      -             no     yes   (1)
+ *   reserve     yes    yes   yes   yes      yes      -             no     yes   (1)
  *   get         yes    yes   yes   yes      yes      yes           no     yes   (1)
  *   set         yes    yes   yes   yes      yes      -             no     yes   (1)
  *   length      yes    yes   yes   yes      yes      yes           no     yes   (1)
@@ -28,7 +29,8 @@
  *       drops the last reference must be the last call on the vector.
  *
  * Progress: push and freeze's marking are lock-free (a push retries only when another push or
- * the freeze changed the length word); length is wait-free; get and set are wait-free except
+ * the freeze changed the length word; after a lost retry it pauses briefly, doubling up to a
+ * bound, so that the winner runs a burst); length is wait-free; get and set are wait-free except
  * that a get or set of an element whose push is still between its reservation and its
  * publication waits for that push (a few instructions, unless that pusher is preempted): they
  * are blocking in that case; freeze waits for the mutations already in flight when it starts,
@@ -74,11 +76,32 @@ int cask_vec_create(size_t elem_size, size_t max_len, const char *name, cask_vec
  * max_len elements; CASK_ENOMEM if memory for it could not be committed. On failure nothing
  * changed.
  * Context: any thread holding a reference. Progress: lock-free (see above); may commit memory
- * (one mprotect) when it crosses into a new page. Ordering: release: whatever this thread did
- * before the push happens before a get (acquire) that returns the element, and before the
- * freeze. Memory: the element's bytes are copied; pointers stored in it stay yours.
+ * (one mprotect) when it crosses into a new page, and the push that opens each 64 KiB of elements
+ * makes the kernel back the 64 KiB two ahead of it (one madvise; see cask_vec_reserve to do it
+ * all at once). Ordering: release: whatever this thread did before the push happens before a
+ * get (acquire) that returns the element, and before the freeze. Memory: the element's bytes are copied; pointers stored in it stay yours.
  */
 int cask_vec_push(cask_vec *v, const void *elem, size_t *index);
+
+/*
+ * cask_vec_reserve - make room now for the first n elements (indices 0 .. n-1): commit their
+ * storage and have the kernel back it with memory, so that pushes up to that point never commit
+ * memory or take a page fault. Call it before a burst of pushes whose count you know. The
+ * length and the elements do not change; storage already there is kept (it may commit somewhat
+ * more than asked, never past max_len).
+ * Returns 0 (also for n == 0, and when the room is already there); CASK_EINVAL if n > max_len;
+ * CASK_EFROZEN if the vector is frozen or being frozen (nothing changed); CASK_ENOMEM if the
+ * kernel refused the memory: the length and elements are unchanged, part of the storage may
+ * have been committed (pushes then take it as they would have anyway). On a kernel without
+ * MADV_POPULATE_WRITE (Linux before 5.14) the storage is committed but its pages still fault at
+ * their first write.
+ * Context: any thread holding a reference, concurrently with push, get, set, length and freeze
+ * (a freeze waits for a reserve in flight, as for a push). Progress: blocking in the kernel for
+ * the time it takes to provide the memory (about a microsecond per page); otherwise like set.
+ * Ordering: none needed: it changes no value a reader can see. Memory: the storage belongs to
+ * the vector and is released with it.
+ */
+int cask_vec_reserve(cask_vec *v, size_t n);
 
 /*
  * cask_vec_get - copy element i into out (elem_size bytes).
