@@ -114,8 +114,13 @@
 #define CASK__VEC_BACKOFF_MIN 64u
 #define CASK__VEC_BACKOFF_MAX 4096u
 
-/* Bytes of elements a push prefaults at a time, two such chunks ahead of its own index. */
+/* Bytes of elements a push prefaults at a time, two such chunks ahead of its own index. The
+ * stress build takes one page, so that its vectors of a few thousand elements prefault often. */
+#if defined(CASK_STRESS) && CASK_STRESS
+#define CASK__VEC_AHEAD ((size_t)4096)
+#else
 #define CASK__VEC_AHEAD ((size_t)64 * 1024)
+#endif
 
 /* One stripe of the in-flight count, alone on its cache line. */
 typedef struct {

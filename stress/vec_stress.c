@@ -6,8 +6,10 @@
  *                  and check the item behind each pointer, and one thread freezes after a random
  *                  number of its own reads. After the round: every push that returned 0 is in
  *                  the frozen vector exactly once, in its producer's order; every other push
- *                  returned CASK_EFROZEN and its producer pushed nothing after it; nothing
- *                  landed after the freeze; the frozen array holds only well-formed items.
+ *                  returned CASK_EFROZEN and its producer pushed nothing after it (nor after a
+ *                  cask_vec_reserve, which producers also call now and then, that returned
+ *                  CASK_EFROZEN); nothing landed after the freeze; the frozen array holds only
+ *                  well-formed items.
  * vec.thaw_refs    Rounds: a frozen vector is shared by every thread; all read it (the frozen
  *                  array with a four-lane FNV checksum of every element, compared with the one
  *                  taken at the freeze, and cask_vec_get) and drop their reference, while one
@@ -16,8 +18,9 @@
  * vec.growth       Rounds: producers push pointers to fresh items (each producer its own stripe
  *                  of producer id and sequence numbers, each item carrying a checksum) and now
  *                  and then replace one of their own earlier elements with a fresh copy
- *                  (cask_vec_set), while readers get the newest element and random ones, so
- *                  reads run across every commit of new pages. After the round: frozen, every
+ *                  (cask_vec_set) or reserve room ahead (cask_vec_reserve), while readers get
+ *                  the newest element and random ones, so reads run across every commit and
+ *                  prefault of new pages (the stress build prefaults one page at a time). After the round: frozen, every
  *                  push that succeeded is in the vector once, in its producer's order, and well
  *                  formed.
  */
@@ -101,6 +104,14 @@ static void race_worker(cask_stress_run *run, int index, void *arg)
             if (len > 0 && cask_vec_get(r->v, cask_stress_rand() % len, &it) == 0 &&
                 !item_ok(it, r->threads))
                 cask_stress_fail(run, "invariant: a reader got a malformed item");
+            continue;
+        }
+        if (cask_stress_rand() % 32 == 0) { /* make room ahead: a mutation racing the freeze too */
+            int rc = cask_vec_reserve(r->v, cask_vec_length(r->v) + 300);
+            if (rc == CASK_EFROZEN)
+                failed = true; /* the freeze has begun: every later push must fail */
+            else if (rc != 0)
+                cask_stress_fail(run, "invariant: reserve returned %d, not 0 or CASK_EFROZEN", rc);
             continue;
         }
         item *it = make_item((uint64_t)index, ok);
@@ -296,6 +307,8 @@ static void growth_worker(cask_stress_run *run, int index, void *arg)
             break;
         }
         ok++;
+        if (cask_stress_rand() % 64 == 0 && cask_vec_reserve(r->v, cask_vec_length(r->v) + 500) != 0)
+            cask_stress_fail(run, "invariant: reserve of a mutable vector failed");
         if (cask_stress_rand() % 8 == 0 && nrep < GROWTH_PER_THREAD / 8) {
             /* replace one of my earlier elements with a fresh copy of the same item */
             uint64_t k = cask_stress_rand() % ok;
