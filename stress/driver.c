@@ -305,7 +305,10 @@ static void *progress_main(void *p)
         if (run->deadline_ns == 0 && t - idle_since > (uint64_t)HANG_IDLE_S * 1000000000u)
             report_hang(run, "no operation completed for a minute");
         if (!opts.quiet) {
-            double rate = (double)(ops - last_ops) / ((double)(t - last_ns) / 1e9);
+            /* The total can step back for a moment: scenarios with an --ops budget per thread
+             * seed each round's new threads with their index's total and take it out again. */
+            double rate = ops < last_ops ? 0.0
+                                         : (double)(ops - last_ops) / ((double)(t - last_ns) / 1e9);
             fprintf(stderr, "  [%s threads=%d] %6.2f Mops/s  elapsed %4ds  violations %" PRIu64
                             "  tsan %" PRIu64 "\n",
                     run->scenario->name, run->threads, rate / 1e6, tick,
