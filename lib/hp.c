@@ -115,6 +115,22 @@
 #endif
 #endif
 
+/*
+ * CASK_HP_SCAN_BYTES: a thread also scans once the objects it retired with cask_hp_retire_sized
+ * since its last scan add up to this many bytes. Big objects (a queue's segments, a map's old
+ * tables) would otherwise pile up R deep, megabytes of them, and be freed in one burst: glibc's
+ * malloc then gives the burst back to the kernel (its heap top passed the 128 KiB trim
+ * threshold) and faults fresh pages in for the next allocations. 64 KiB stays under that
+ * threshold, and the scan's fixed cost is amortised over the bytes instead of the objects.
+ */
+#ifndef CASK_HP_SCAN_BYTES
+#if defined(CASK_STRESS) && CASK_STRESS
+#define CASK_HP_SCAN_BYTES 4096
+#else
+#define CASK_HP_SCAN_BYTES 65536
+#endif
+#endif
+
 #define CASK__HP_SLOTS 8
 #define CASK__HP_SLACK CASK_HP_SCAN_SLACK
 #define CASK__HP_ALL_USED ((1u << CASK__HP_SLOTS) - 1u)
@@ -135,6 +151,7 @@ struct cask__hp_record {
     bool scanning;                      /* a scan is running on this record */
     cask_hp_retired *retired;           /* objects retired by the owner, not yet reclaimed */
     size_t retired_count;
+    size_t bytes_since_scan; /* sized retires since the last scan began */
     _Atomic size_t pending; /* copy of retired_count for cask_hp_pending (owner stores) */
     void **set;             /* scratch hash set of hazards for scans */
     size_t set_cap;         /* power of two, or 0 */
@@ -380,6 +397,7 @@ static size_t cask__hp_scan_once(cask_hp_domain *d, struct cask__hp_record *rec)
 static size_t cask__hp_scan(cask_hp_domain *d, struct cask__hp_record *rec)
 {
     rec->scanning = true;
+    rec->bytes_since_scan = 0;
     size_t total = 0, reclaimed;
     do {
         reclaimed = cask__hp_scan_once(d, rec);
@@ -614,6 +632,12 @@ int cask_hp_thread_slot(cask_hp_slot **out)
 void cask_hp_retire(cask_hp_domain *domain, cask_hp_retired *node, void *object,
                     cask_hp_reclaim_fn reclaim)
 {
+    cask_hp_retire_sized(domain, node, object, reclaim, 0);
+}
+
+void cask_hp_retire_sized(cask_hp_domain *domain, cask_hp_retired *node, void *object,
+                          cask_hp_reclaim_fn reclaim, size_t bytes)
+{
     CASK__REQUIRE(domain != NULL && node != NULL && object != NULL && reclaim != NULL,
                   "hazard-pointer domain", domain, "cask_hp_retire with a NULL argument",
                   "pass the domain, the node embedded in the object, the object and its reclaim "
@@ -637,8 +661,11 @@ void cask_hp_retire(cask_hp_domain *domain, cask_hp_retired *node, void *object,
     node->next = r->retired;
     r->retired = node;
     r->retired_count++;
+    r->bytes_since_scan += bytes;
     atomic_store_explicit(&r->pending, r->retired_count, memory_order_relaxed);
-    if (r->retired_count >= cask__hp_threshold(domain) && !r->scanning)
+    if ((r->retired_count >= cask__hp_threshold(domain) ||
+         r->bytes_since_scan >= CASK_HP_SCAN_BYTES) &&
+        !r->scanning)
         cask__hp_scan(domain, r);
 }
 

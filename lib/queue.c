@@ -104,7 +104,12 @@
  * uses the calling thread's own slot (cask_hp_thread_slot: no acquire or release per call),
  * protects head or tail with it, and resets it before returning and before retiring: a pop
  * that moves head resets, then retires the old segment (Q2), so reclaim functions run by that
- * retire may use queues on this thread. The slot is never held across a call that could re-enter. ThreadSanitizer needs no annotation: hp.c explains why.
+ * retire may use queues on this thread. The slot is never held across a call that could re-enter.
+ * Segments are retired with their size (cask_hp_retire_sized), so a thread scans after 64 KiB of
+ * them instead of after 2H + S segments (about 17 MB at the default slack): with plain retire,
+ * a queue that held one item kept megabytes of used-up segments and freed them in bursts that
+ * glibc handed back to the kernel, then faulted in again; that churn was a third of a
+ * push-then-pop's time on one thread. ThreadSanitizer needs no annotation: hp.c explains why.
  * Allocation failure: the only allocations are the queue itself, a new segment (push) and a
  * thread's first hazard record (any call); each fails with CASK_ENOMEM before anything shared
  * changed (a failed segment allocation leaves an FAA on a full segment's enq behind, which is
@@ -351,7 +356,8 @@ static int cask__queue_take(cask_queue *q, cask_hp_slot *slot, void **item)
                                                     memory_order_relaxed)) {
             cask_hp_reset(slot);
             CASK__NOISE("queue.pop.unlinked");
-            cask_hp_retire(cask_hp_default_domain(), &h->retired, h, cask__qseg_reclaim);
+            cask_hp_retire_sized(cask_hp_default_domain(), &h->retired, h, cask__qseg_reclaim,
+                                 sizeof(*h));
         }
     }
 }

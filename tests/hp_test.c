@@ -1,7 +1,7 @@
 /*
  * hp_test.c: the single-threaded promises of hazard pointers: a protected object is never
  * reclaimed, an unprotected retired one is reclaimed exactly once by drain, automatic scans keep
- * garbage under the bound, more than eight slots work, reclaim may retire, private domains
+ * garbage under the bound, sized retires scan early, more than eight slots work, reclaim may retire, private domains
  * reclaim everything on destroy. Built twice: with membarrier publication and (EXPECT_FULL_FENCE)
  * with the full-fence fallback.
  */
@@ -213,6 +213,44 @@ static void test_automatic_scans(cask_hp_domain *d)
     free(objs);
 }
 
+/* Sized retire: big objects make the thread scan at once (the protected one survives), tiny
+ * ones wait for the count threshold as plain retire does. */
+static void test_sized_retire(cask_hp_domain *d)
+{
+    enum { BIG = 1 << 30, COUNT = 10 }; /* far above any scan byte threshold */
+    cask_hp_drain(d);
+    EXPECT_EQ(cask_hp_pending(d), 0);
+    object *objs = calloc(COUNT, sizeof(object));
+    EXPECT(objs != NULL);
+    cask_hp_slot *slot;
+    EXPECT_EQ(cask_hp_slot_acquire(d, &slot), 0);
+    _Atomic(void *) src = &objs[0];
+    EXPECT(cask_hp_protect(slot, &src) == &objs[0]);
+    atomic_store_explicit(&src, NULL, memory_order_relaxed); /* unlinked: single thread */
+    cask_hp_retire_sized(d, &objs[0].node, &objs[0], reclaim, BIG);
+    EXPECT_EQ(objs[0].reclaimed, 0); /* scanned, but protected */
+    EXPECT_EQ(cask_hp_pending(d), 1);
+    for (int i = 1; i < COUNT; i++) {
+        cask_hp_retire_sized(d, &objs[i].node, &objs[i], reclaim, BIG);
+        EXPECT_EQ(objs[i].reclaimed, 1); /* reclaimed by the scan its own retire started */
+        EXPECT_EQ(cask_hp_pending(d), 1);
+    }
+    cask_hp_reset(slot);
+    cask_hp_slot_release(slot);
+    cask_hp_drain(d);
+    EXPECT_EQ(objs[0].reclaimed, 1);
+    /* One byte each: no scan before the count threshold. */
+    for (int i = 0; i < COUNT; i++) {
+        objs[i].reclaimed = 0;
+        cask_hp_retire_sized(d, &objs[i].node, &objs[i], reclaim, 1);
+    }
+    EXPECT_EQ(cask_hp_pending(d), COUNT);
+    cask_hp_drain(d);
+    for (int i = 0; i < COUNT; i++)
+        EXPECT_EQ(objs[i].reclaimed, 1);
+    free(objs);
+}
+
 /* Destroying a private domain reclaims whatever it still holds. */
 static void test_destroy_reclaims(void)
 {
@@ -250,6 +288,7 @@ int main(void)
         test_many_slots(domains[i]);
         test_reentrant_retire(domains[i]);
         test_automatic_scans(domains[i]);
+        test_sized_retire(domains[i]);
     }
     cask_hp_domain_destroy(priv);
     test_destroy_reclaims();

@@ -50,6 +50,10 @@
  * call), 16 in the stress build; -DCASK_HP_SCAN_SLACK=N when compiling lib/hp.c changes it.
  * Reclamation costs amortised O(1) per retire: a scan does O(H + R) work for R >= 2H + S
  * retired objects, plus one membarrier() system call.
+ * Big objects: a thread also scans when the objects it retired with cask_hp_retire_sized since its
+ * last scan reach B = CASK_HP_SCAN_BYTES bytes (64 KiB by default, 4 KiB in the stress build), so
+ * what waits for reclamation is also at most about (N + 1) * (B + H * the largest object) bytes;
+ * the scan's cost is then amortised over at least B bytes retired.
  *
  * Fences: publishing a hazard is a store and a compiler barrier; the scanner pays for both sides
  * with membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED). If membarrier is unavailable (not Linux,
@@ -198,6 +202,18 @@ bool cask_hp_uses_membarrier(void);
  */
 void cask_hp_retire(cask_hp_domain *domain, cask_hp_retired *node, void *object,
                     cask_hp_reclaim_fn reclaim);
+
+/*
+ * cask_hp_retire_sized - cask_hp_retire for an object of `bytes` bytes: the same contract, and
+ * the thread scans as soon as the bytes it retired this way since its last scan reach
+ * CASK_HP_SCAN_BYTES (besides the count threshold 2H + S). Use it for big objects, whose memory
+ * should go back to the allocator after a few of them rather than after thousands; bytes = 0 is
+ * exactly cask_hp_retire.
+ * Context, progress, ordering, memory, errors: as cask_hp_retire (a scan now comes every
+ * CASK_HP_SCAN_BYTES bytes at the latest, so the scan's cost is amortised over those bytes).
+ */
+void cask_hp_retire_sized(cask_hp_domain *domain, cask_hp_retired *node, void *object,
+                          cask_hp_reclaim_fn reclaim, size_t bytes);
 
 /*
  * cask_hp_drain - scan now: reclaim every object retired by the calling thread or by threads
