@@ -244,7 +244,8 @@ int cask__map_help(cask_map *m, cask_map_guard *g, table *t)
     if (atomic_compare_exchange_strong_explicit(&m->root, &expect, n,
                                                 memory_order_acq_rel, /* pairs with cask_hp_protect()'s acquire load of root: publishes every copy */
                                                 memory_order_relaxed))
-        cask_hp_retire(m->domain, &t->node, t, cask__map_table_reclaim);
+        cask_hp_retire_sized(m->domain, &t->node, t, cask__map_table_reclaim, /* big: scan soon */
+                             sizeof(table) + t->size * sizeof(slot));
     CASK__NOISE("map.resize.after_promote");
     cask_hp_reset(g->nxt);
     return 0;
