@@ -8,14 +8,7 @@
 #include <string.h>
 
 #include "bench/bench.h"
-
-#define CHECK(cond)                                                                               \
-    do {                                                                                          \
-        if (!(cond)) {                                                                            \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);              \
-            exit(1);                                                                              \
-        }                                                                                         \
-    } while (0)
+#include "tests/expect.h"
 
 /* The order in which the contenders' timed runs happened: one letter per run (one thread). */
 static char order[64];
@@ -50,27 +43,27 @@ int main(void)
         {"a", &recorder, &a, 100}, {"b", &recorder, &b, 100}, {"c", &recorder, &c, 100}};
 
     /* One warm-up run each, then five rounds of a, b, c. */
-    CHECK(cask_bench_measure_group(&opt, &res, "group", 1, 3, entries) == 0);
-    CHECK(strcmp(order, "abc" "abcabcabcabcabc") == 0);
-    CHECK(res.count == 3);
-    CHECK(strcmp(res.rows[0].impl, "a") == 0 && strcmp(res.rows[1].impl, "b") == 0 &&
+    EXPECT(cask_bench_measure_group(&opt, &res, "group", 1, 3, entries) == 0);
+    EXPECT(strcmp(order, "abc" "abcabcabcabcabc") == 0);
+    EXPECT(res.count == 3);
+    EXPECT(strcmp(res.rows[0].impl, "a") == 0 && strcmp(res.rows[1].impl, "b") == 0 &&
           strcmp(res.rows[2].impl, "c") == 0);
     for (size_t i = 0; i < res.count; i++) {
-        CHECK(strcmp(res.rows[i].bench, "group") == 0);
-        CHECK(res.rows[i].threads == 1 && res.rows[i].ns_per_op > 0);
+        EXPECT(strcmp(res.rows[i].bench, "group") == 0);
+        EXPECT(res.rows[i].threads == 1 && res.rows[i].ns_per_op > 0);
     }
 
     /* Bad arguments add nothing. */
-    CHECK(cask_bench_measure_group(&opt, &res, "group", 1, 0, entries) == -EINVAL);
-    CHECK(cask_bench_measure_group(&opt, &res, NULL, 1, 3, entries) == -EINVAL);
+    EXPECT(cask_bench_measure_group(&opt, &res, "group", 1, 0, entries) == -EINVAL);
+    EXPECT(cask_bench_measure_group(&opt, &res, NULL, 1, 3, entries) == -EINVAL);
     cask_bench_entry no_worker = {"x", NULL, &a, 100};
-    CHECK(cask_bench_measure_group(&opt, &res, "group", 1, 1, &no_worker) == -EINVAL);
-    CHECK(res.count == 3);
+    EXPECT(cask_bench_measure_group(&opt, &res, "group", 1, 1, &no_worker) == -EINVAL);
+    EXPECT(res.count == 3);
 
     /* A failing contender stops the measurement with its error; no row is added. */
     b.setup_error = -EIO;
-    CHECK(cask_bench_measure_group(&opt, &res, "failing", 1, 3, entries) == -EIO);
-    CHECK(res.count == 3);
+    EXPECT(cask_bench_measure_group(&opt, &res, "failing", 1, 3, entries) == -EIO);
+    EXPECT(res.count == 3);
 
     cask_bench_results_free(&res);
     puts("bench_util_test: ok");
