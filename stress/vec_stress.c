@@ -4,12 +4,13 @@
  * vec.freeze_race  Rounds: producers push pointers to freshly built items (producer id,
  *                  sequence number, checksum) while readers get random indices below the length
  *                  and check the item behind each pointer, and one thread freezes after a random
- *                  number of its own reads. After the round: every push that returned 0 is in
- *                  the frozen vector exactly once, in its producer's order; every other push
- *                  returned CASK_EFROZEN and its producer pushed nothing after it (nor after a
- *                  cask_vec_reserve, which producers also call now and then, that returned
- *                  CASK_EFROZEN); nothing landed after the freeze; the frozen array holds only
- *                  well-formed items.
+ *                  number of its own reads, then at once reads every frozen element with plain
+ *                  loads while producers may still run. After the round: every push that
+ *                  returned 0 is in the frozen vector exactly once, in its producer's order;
+ *                  every other push returned CASK_EFROZEN and its producer pushed nothing after
+ *                  it (nor after a cask_vec_reserve, which producers also call now and then,
+ *                  that returned CASK_EFROZEN); nothing landed after the freeze; the frozen
+ *                  array holds only well-formed items.
  * vec.thaw_refs    Rounds: a frozen vector is shared by every thread; all read it (the frozen
  *                  array with a four-lane FNV checksum of every element, compared with the one
  *                  taken at the freeze, and cask_vec_get) and drop their reference, while one
@@ -92,7 +93,16 @@ static void race_worker(cask_stress_run *run, int index, void *arg)
         CASK_NOISE_POINT("vec_stress.before_freeze");
         if (cask_vec_freeze(r->v) != 0)
             cask_stress_fail(run, "invariant: cask_vec_freeze failed");
-        cask_stress_add_ops(run, reads + 1);
+        /* At once, while producers may still be running: plain reads of every frozen element.
+         * A push that stores after the freeze returned races with these (TSan), or left its
+         * element unwritten (the check). */
+        const item *const *a = cask_vec_frozen_data(r->v);
+        size_t len = cask_vec_length(r->v);
+        for (size_t i = 0; a != NULL && i < len; i++)
+            if (!item_ok(a[i], r->threads))
+                cask_stress_fail(run, "invariant: frozen element %zu is malformed right after "
+                                      "the freeze", i);
+        cask_stress_add_ops(run, reads + 1 + len);
         return;
     }
     uint64_t ok = 0;
