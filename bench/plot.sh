@@ -107,7 +107,7 @@ for family in $families; do
                 printf '%s' "$t"
                 for impl in $impls; do
                     v="$(awk -F'\t' -v b="$bench" -v i="$impl" -v t="$t" \
-                        '$1 == b && $2 == i && $3 == t { printf "%.3f", $4 / 1e6; exit }' "$work/$family.tsv")"
+                        '$1 == b && $2 == i && $3 == t { printf "%.6g", $4 / 1e6; exit }' "$work/$family.tsv")"
                     printf '\t%s' "${v:--}"
                 done
                 printf '\n'
