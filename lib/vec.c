@@ -63,7 +63,8 @@
  * Exponential backoff after a lost CAS (64 pauses, doubling to 4096) lets the winner run a
  * burst; it keeps push lock-free (a loser lost to a push that succeeded). Prefaulting two
  * 64 KiB chunks ahead, by the one push that opens a chunk, halves the faults and takes them off
- * the path of the other pushers. Together: 2.0-3.5x the mutex array in the same runs. Reserving
+ * the path of the other pushers. Together: 2.0-3.5x the mutex array in runs at real-time
+ * priority, 1.93x in a quiet run at normal priority (docs/bench/results.md). Reserving
  * with fetch_add instead of the CAS was not taken: a fetch_add after the freeze's fetch_or
  * would move the length past the frozen one and past max_len, and undoing that needs the same
  * contended line again. cask_vec_reserve does all the committing and faulting up front.
