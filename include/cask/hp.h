@@ -19,11 +19,13 @@
  *   drain                yes           yes             yes           yes     yes     yes        no
  *   pending              yes           yes             yes           yes     yes     yes        no
  *   domain_destroy       no            no              no            no      no      no         no
- *   (cask_hp_thread_slot goes with everything as slot_acquire does.)
+ *   (cask_hp_thread_slot goes with everything as slot_acquire does; cask_hp_retire_sized as
+ *   retire.)
  *
  * Progress: protect is lock-free (it retries only when the source changed, which means another
  * thread made progress); set, reset, release and pending are wait-free. Retire is constant time
- * except every (2H + S)-th call on a thread, which scans: bounded work, never waiting for
+ * except every (2H + S)-th call on a thread (and a sized retire that brings the bytes retired
+ * since the last scan to CASK_HP_SCAN_BYTES), which scans: bounded work, never waiting for
  * another thread. "Lock-free" here is about cask's own code: the first call of a thread on a
  * domain allocates (malloc may take a lock), a scan makes one membarrier() system call and runs
  * user reclaim functions. A stalled reader never stalls anyone else. The only call that waits is
