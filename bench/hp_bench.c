@@ -114,8 +114,13 @@ int main(int argc, char **argv)
     for (size_t b = 0; b < sizeof(hp_bench_specs) / sizeof(hp_bench_specs[0]); b++) {
         const struct hp_bench_spec *spec = &hp_bench_specs[b];
         for (size_t t = 0; t < opt.thread_count; t++) {
+            /* Every implementation at this point, repetitions interleaved. */
+            enum { IMPLS = sizeof(hp_bench_impls) / sizeof(hp_bench_impls[0]) };
             unsigned threads = opt.threads[t];
-            for (size_t i = 0; i < sizeof(hp_bench_impls) / sizeof(hp_bench_impls[0]); i++) {
+            cask_bench_entry entries[IMPLS];
+            const hp_bench_impl *used[IMPLS];
+            size_t count = 0;
+            for (size_t i = 0; i < IMPLS; i++) {
                 const hp_bench_impl *impl = hp_bench_impls[i];
                 if (!cask_bench_selected(&opt, spec->name, impl->name))
                     continue;
@@ -126,15 +131,20 @@ int main(int argc, char **argv)
                 }
                 const cask_bench_worker *w =
                     spec->retire ? &impl->retire_reclaim : &impl->protect_reset;
-                rc = cask_bench_measure(&opt, &results, spec->name, impl->name, threads, w, ctx,
-                                        spec->ops);
-                impl->destroy(ctx);
+                used[count] = impl;
+                entries[count++] = (cask_bench_entry){impl->name, w, ctx, spec->ops};
+            }
+            if (count > 0) {
+                rc = cask_bench_measure_group(&opt, &results, spec->name, threads, count,
+                                              entries);
                 if (rc != 0) {
-                    fprintf(stderr, "hp_bench: %s/%s with %u threads failed: %s\n", spec->name,
-                            impl->name, threads, strerror(-rc));
+                    fprintf(stderr, "hp_bench: %s with %u threads failed: %s\n", spec->name,
+                            threads, strerror(-rc));
                     status = 1;
                 }
             }
+            for (size_t i = 0; i < count; i++)
+                used[i]->destroy(entries[i].ctx);
         }
     }
 
