@@ -23,6 +23,9 @@
  *   4. reclaim every retired object not in the set, keep the others;
  *   5. if reclaim functions retired so much that the list is still at R, scan again.
  * Cost O(H + R) per scan and R >= 2H + S retires between scans: amortised O(1) per retire.
+ * A thread also scans when its sized retires (cask_hp_retire_sized) since its last scan reach
+ * CASK_HP_SCAN_BYTES: that scan's cost is amortised over those bytes instead (O(H) per B
+ * bytes, so O(H * size / B) per object of that size).
  * After a scan at most H objects remain (each is held by a distinct slot), so a list stays under
  * R: this is the garbage bound stated in hp.h, independent of stalled readers.
  *

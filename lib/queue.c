@@ -78,14 +78,18 @@
  * enq, the line every push writes, so with a producer and a consumer on two cores that line
  * crossed between them twice per item; with it, a consumer that is behind the producer touches
  * only its own deq line and the cells, which cross once per cache line of cells (8 items). An
- * "empty" answer and the eventcount re-check still come only from the seq_cst loads of enq and
- * next, so the close and wake-up arguments below are unchanged.
+ * "empty" answer still comes only from seq_cst loads: of enq and next in the check, or, when a
+ * peek skipped the check and the FAA then found the segment used up, of next after the FAA.
+ * That second load must be seq_cst too (it was acquire, which was enough only while the check
+ * always ran first in the same pass): otherwise a waiter's re-check could miss a link made
+ * before the waker read the waiter count, and sleep with an item in the queue.
  *
  * Linearization points: an accepted push at its successful cell CAS or link CAS (its position is
  * its index, and no pop took that index earlier, by Q3); a refused push at the FAA that returned
  * CLOSED or the load that found CLOSED_LINK; a pop of an item at the load or XCHG that got it;
  * an empty pop at its load of `enq` (deq was already >= enq and next was NULL then, as next only
- * changes once); close at its FAA-or on the last segment.
+ * changes once), or, after a used-up segment, at its load of `next` that found no segment;
+ * close at its FAA-or on the last segment.
  *
  * Memory orders. The item is published by the cell CAS (release) and received by the XCHG
  * (acquire); a new segment's contents by the link CAS (release) and the loads of next, head and
@@ -341,7 +345,10 @@ static int cask__queue_take(cask_queue *q, cask_hp_slot *slot, void **item)
             *item = x;
             return 0;
         }
-        void *next = atomic_load_explicit(&h->next, memory_order_acquire); /* the link CAS */
+        /* seq_cst, not only acquire: after a peek this may be the pop's only load of next before
+         * an "empty" answer, and a waiter's re-check must see a link that came before the
+         * waker's load of the waiter count (eventcount). */
+        void *next = atomic_load_explicit(&h->next, memory_order_seq_cst); /* link CAS; EC */
         if (next == NULL || next == CLOSED_LINK) {
             cask_hp_reset(slot);
             return closed ? CASK_ECLOSED : CASK_EEMPTY;

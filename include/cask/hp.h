@@ -53,9 +53,12 @@
  * Reclamation costs amortised O(1) per retire: a scan does O(H + R) work for R >= 2H + S
  * retired objects, plus one membarrier() system call.
  * Big objects: a thread also scans when the objects it retired with cask_hp_retire_sized since its
- * last scan reach B = CASK_HP_SCAN_BYTES bytes (64 KiB by default, 4 KiB in the stress build), so
- * what waits for reclamation is also at most about (N + 1) * (B + H * the largest object) bytes;
- * the scan's cost is then amortised over at least B bytes retired.
+ * last scan reach B = CASK_HP_SCAN_BYTES bytes (64 KiB by default, 4 KiB in the stress build).
+ * That scan's cost is amortised over the B bytes, not over objects (O(H) per B bytes). It keeps
+ * a thread's own list to about B + H * the largest object bytes at a retire; not covered by that:
+ * objects handed to the domain (threads without a record, exits, destroy), which are scanned by
+ * count only, and sized objects retired by reclaim functions during a scan, which wait for the
+ * thread's next retire.
  *
  * Fences: publishing a hazard is a store and a compiler barrier; the scanner pays for both sides
  * with membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED). If membarrier is unavailable (not Linux,
