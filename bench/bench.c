@@ -324,6 +324,14 @@ static int cask_bench_cmp_i64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* Sorts times[0..n) (n >= 1) and returns the median (the mean of the two middle values for an
+ * even n). */
+static int64_t cask_bench_median_of(int64_t *times, unsigned n)
+{
+    qsort(times, n, sizeof(*times), cask_bench_cmp_i64);
+    return n % 2 == 1 ? times[n / 2] : (times[n / 2 - 1] + times[n / 2]) / 2;
+}
+
 int64_t cask_bench_median_ns(unsigned reps, unsigned threads, const cask_bench_worker *worker,
                              void *ctx, uint64_t ops)
 {
@@ -338,10 +346,8 @@ int64_t cask_bench_median_ns(unsigned reps, unsigned threads, const cask_bench_w
         if (times[r] < 0)
             result = times[r];
     }
-    if (result == 0) {
-        qsort(times, reps, sizeof(*times), cask_bench_cmp_i64);
-        result = reps % 2 == 1 ? times[reps / 2] : (times[reps / 2 - 1] + times[reps / 2]) / 2;
-    }
+    if (result == 0)
+        result = cask_bench_median_of(times, reps);
     free(times);
     return result;
 }
@@ -415,10 +421,8 @@ int cask_bench_measure_group(const cask_bench_options *opt, cask_bench_results *
         }
     }
     for (size_t e = 0; e < count && rc == 0; e++) {
-        int64_t *mine = times + e * opt->reps;
-        qsort(mine, opt->reps, sizeof(*mine), cask_bench_cmp_i64);
         unsigned n = opt->reps;
-        int64_t median = n % 2 == 1 ? mine[n / 2] : (mine[n / 2 - 1] + mine[n / 2]) / 2;
+        int64_t median = cask_bench_median_of(times + e * n, n);
         fprintf(stderr, "  %-28s %-8s threads=%-3u ops/thread=%-11llu median %.3f s (of %u, "
                         "interleaved)\n",
                 bench, entries[e].impl, threads, (unsigned long long)ops[e],
