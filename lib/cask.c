@@ -1,7 +1,8 @@
 /*
  * cask.c: what every structure shares: error strings and the fatal-misuse report.
  *
- * It also holds the weak allocation calls every structure uses (lib/internal/alloc.h).
+ * It also holds the weak allocation calls every structure uses (lib/internal/alloc.h) and each
+ * thread's contention-backoff state (lib/internal/backoff.h; only its own thread touches it).
  *
  * Nothing here touches shared mutable state: cask_strerror returns string literals and
  * cask__die formats on its own stack, so both are safe from any thread (cask__die also from a
@@ -16,7 +17,10 @@
 #include <unistd.h>
 
 #include "internal/alloc.h"
+#include "internal/backoff.h"
 #include "internal/check.h"
+
+_Thread_local cask__backoff cask__backoff_state;
 
 const char *cask_strerror(int code)
 {

@@ -101,6 +101,7 @@
 #include <sys/mman.h>
 
 #include "cask/cask.h"
+#include "internal/backoff.h"
 #include "internal/check.h"
 #include "internal/frozen.h"
 #include "internal/futex.h"
@@ -277,13 +278,8 @@ static int cask__vec_populate(char *at, size_t bytes, size_t width)
  * push. The winner made progress, so the loser waiting keeps push lock-free. */
 static void cask__vec_backoff(unsigned *spins)
 {
-    for (unsigned n = 0; n < *spins; n++) {
-#if defined(__x86_64__) || defined(__i386__)
-        __builtin_ia32_pause();
-#else
-        atomic_signal_fence(memory_order_seq_cst); /* compiler barrier only: a delay, orders nothing */
-#endif
-    }
+    for (unsigned n = 0; n < *spins; n++)
+        cask__pause();
     if (*spins < CASK__VEC_BACKOFF_MAX)
         *spins *= 2;
 }

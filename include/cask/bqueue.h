@@ -24,7 +24,8 @@
  * never allocate. push and pop block: they spin briefly, then sleep on a futex. One exception,
  * stated plainly: a producer paused in the middle of try_push delays the moment pops start
  * returning CASK_ECLOSED after a close (they return CASK_EEMPTY until it finishes), because its
- * item may still be accepted; it delays nothing else.
+ * item may still be accepted; it delays nothing else. Under contention a call may return
+ * CASK_QUEUE_BACKOFF_NS late, after it took effect: the contention backoff of cask/queue.h.
  *
  * Memory: everything is allocated by create (about 40 bytes per unit of capacity, rounded up to a
  * power of two) and freed by destroy. Items are the caller's: the queue stores the pointers.

@@ -35,7 +35,8 @@ static inline int cask__close_claim(_Atomic uint64_t *word, int reason)
     /* The closer's earlier writes and the reason travel with this CAS. */
     bool won = atomic_compare_exchange_strong_explicit(
         word, &open, closed,
-        memory_order_acq_rel,  /* acq_rel: pairs with cask__close_read's acquire load */
+        memory_order_seq_cst,  /* pairs with cask__close_read's acquire load; seq_cst: a
+                                * bounded pop's check of the word is in the eventcount order */
         memory_order_acquire); /* acquire: pairs with the winning closer's CAS */
     return won ? 0 : CASK_ECLOSED;
 }
