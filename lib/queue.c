@@ -85,21 +85,22 @@
  * before the waker read the waiter count, and sleep with an item in the queue.
  *
  * Contention backoff (lib/internal/backoff.h). Every push and pop notes the index its FAA
- * returned; a thread whose reservations interleave with another thread's back to back (two
- * interleaved ones less than a microsecond apart) waits CASK_QUEUE_BACKOFF_NS (10 us) after its
- * call has taken effect and reset its hazard slot, then takes 16 calls without waiting. Why: on
- * the 2-core machine of the benchmarks, handing a cache line from one core to the other costs
- * about 120 ns (a two-thread ping-pong through one atomic word takes 240 ns a round), and a push
- * or pop whose lines are local about 15 ns. Two threads alternating calls moved the enq, deq and
- * cell lines on nearly every call: pairs at 2 threads were 165-200 ns per call, 0.5-0.75x the
- * mutex queue, whose sleeping waiters let the holder run bursts. With the backoff the two
- * threads take turns running bursts: pairs at 2 threads 40-45 ns, at 8 threads 160-180 ns, 2p2c
- * 80-97 ns (was 200-220), 4p4c 140 ns (was 310-340); one thread and 1p1c do not change (a lone
- * producer or consumer never sees its indices interleave). Swept on that machine: a 5 us wait
- * gave 55 ns, 10 us 40 ns, 20 us 43-50 ns, 50 us 48 ns; without the 16 grace calls the thread
- * back from its wait stepped aside again at once and starved (400-1200 ns). A thread that merely
- * shares the queue at a low rate never reads the clock twice within the window and never waits.
- * The wait holds nothing, so progress and the orderings below are those without it.
+ * returned; a call that found another thread's reservation between two of its thread's own is
+ * interleaved, and a thread whose interleaved calls end less than a microsecond apart waits
+ * CASK_QUEUE_BACKOFF_NS (10 us) at the end of the second, after it took effect and reset its
+ * hazard slot (a blocking pop: after it left the eventcount), then makes 16 reservations
+ * without waiting. Why: on the 2-core machine of the benchmarks, handing a cache line from one
+ * core to the other costs about 120 ns (a two-thread ping-pong through one atomic word takes
+ * 240 ns a round), and a push or pop whose lines are local about 15 ns. Two threads
+ * alternating calls moved the enq, deq and cell lines on nearly every call: pairs at 2 threads
+ * were 165-200 ns per call, 0.5-0.75x the mutex queue, whose sleeping waiters let the holder
+ * run bursts. With the backoff the two threads take turns running bursts: pairs at 2 threads
+ * 40-47 ns, at 8 threads 160-190 ns, 2p2c 80-97 ns (was 200-220), 4p4c 130-150 ns (was
+ * 310-340); one thread and 1p1c do not change (a lone producer or consumer never sees its
+ * indices interleave). Swept on that machine: a 5 us wait gave 55 ns, 10 us 40 ns, 20 us 43-50
+ * ns, 50 us 48 ns; without the 16 grace reservations the thread back from its wait stepped
+ * aside again at once and starved (400-1200 ns). The wait holds nothing, so progress and the
+ * orderings below are those without it.
  *
  * Linearization points: an accepted push at its successful cell CAS or link CAS (its position is
  * its index, and no pop took that index earlier, by Q3); a refused push at the FAA that returned
@@ -401,7 +402,7 @@ int cask_queue_push(cask_queue *q, void *item)
     CASK__NOISE("queue.push.wake");
     if (rc == 0)
         cask__ec_notify(&q->ec);
-    cask__backoff_maybe_wait(); /* after the wake-up: a sleeping pop is not kept waiting */
+    cask__backoff_finish(); /* after the wake-up: a sleeping pop is not kept waiting */
     return rc;
 }
 
@@ -414,7 +415,7 @@ int cask_queue_try_pop(cask_queue *q, void **item)
     if (rc != 0)
         return rc;
     rc = cask__queue_take(q, slot, item);
-    cask__backoff_maybe_wait();
+    cask__backoff_finish();
     return rc;
 }
 
@@ -442,7 +443,7 @@ int cask_queue_pop(cask_queue *q, void **item, int64_t timeout_ns)
     cask__queue_pop_try a = {q, slot, item};
     rc = cask__wait_for(&q->ec, CASK_EEMPTY, timeout_ns, cask__queue_pop_attempt, &a,
                         "queue.pop.sleep");
-    cask__backoff_maybe_wait();
+    cask__backoff_finish();
     return rc;
 }
 

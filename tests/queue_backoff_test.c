@@ -1,16 +1,19 @@
 /*
  * queue_backoff_test.c: the queues' contention backoff (lib/internal/backoff.h).
- *   - the policy, on a made-up clock: two interleaved reservations closer than the window make
- *     the thread step aside, farther apart they do not; after a wait the grace operations never
- *     make it step aside; a reservation that is not interleaved never reads the clock;
- *   - a thread alone on a queue sees no interleaving and never waits, whatever the clock says;
- *   - two threads taking strict turns on one queue (push then pop each turn) both see their
- *     reservations interleave: the detection works on the real queue.
- * Nothing here asserts a duration: how much the backoff buys is measured by `./cask bench queue`.
+ *   - the policy: two interleaved calls whose ends are closer than the window make the thread
+ *     step aside, farther apart they do not, and a wait restarts the comparison;
+ *   - the notes: a reservation further ahead than the next index is an interleaving; the next
+ *     index, or a lower one (a queue or segment reused at the same address), is not; grace
+ *     reservations after a wait are not looked at;
+ *   - the wait: a call that ends right after an interleaved one waits and starts the grace;
+ *   - both queues: a thread alone never sees an interleaving and never waits; two threads taking
+ *     strict turns (push then pop each turn) both see their calls interleave.
+ * Nothing here asserts a duration: what the backoff buys is measured by `./cask bench queue`.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -25,60 +28,113 @@ static void test_policy(void)
 {
     cask__backoff b;
     memset(&b, 0, sizeof(b));
-    cask__backoff_interleaved_at(&b, 1000000);
-    EXPECT(!b.due); /* the first interleaving has nothing to compare with */
-    cask__backoff_interleaved_at(&b, 1000000 + CASK__BACKOFF_WINDOW_NS / 2);
-    EXPECT(b.due);
-    EXPECT_EQ(b.interleavings, 2);
+    EXPECT(!cask__backoff_decide(&b, 1000000)); /* the first one has nothing to compare with */
+    EXPECT(cask__backoff_decide(&b, 1000000 + CASK__BACKOFF_WINDOW_NS / 2));
+    EXPECT(!cask__backoff_decide(&b, 1000000 + CASK__BACKOFF_WINDOW_NS)); /* after a wait */
+    EXPECT_EQ(b.interleavings, 3);
 
     memset(&b, 0, sizeof(b));
-    cask__backoff_interleaved_at(&b, 1000000);
-    cask__backoff_interleaved_at(&b, 1000000 + 10 * CASK__BACKOFF_WINDOW_NS);
-    EXPECT(!b.due); /* interleaved, but at a low rate */
+    EXPECT(!cask__backoff_decide(&b, 1000000));
+    EXPECT(!cask__backoff_decide(&b, 1000000 + 10 * CASK__BACKOFF_WINDOW_NS)); /* low rate */
 }
 
-/* The real state of this thread: grace after a wait, and reservations that do not interleave. */
-static void test_grace_and_sequence(void)
+static void test_notes(void)
 {
     cask__backoff *b = &cask__backoff_state;
-    static const char where;
+    static const char here, there;
     memset(b, 0, sizeof(*b));
-    b->due = true;
-    cask__backoff_maybe_wait();
-    EXPECT(!b->due);
-    EXPECT_EQ(b->waits, 1);
-    EXPECT_EQ(b->grace, CASK__BACKOFF_GRACE);
-    /* Every reservation interleaves (index jumps by 2), but the grace ones are not looked at. */
+    cask__backoff_note(&b->push, &here, 10);
+    cask__backoff_note(&b->push, &here, 11); /* the next index */
+    EXPECT(!b->seen);
+    cask__backoff_note(&b->push, &there, 40); /* another place */
+    EXPECT(!b->seen);
+    cask__backoff_note(&b->push, &there, 3); /* reused at the same address: starts low */
+    EXPECT(!b->seen);
+    cask__backoff_note(&b->pop, &here, 5);
+    cask__backoff_note(&b->pop, &here, 7); /* another thread took 6 */
+    EXPECT(b->seen);
+
+    memset(b, 0, sizeof(*b));
+    b->grace = CASK__BACKOFF_GRACE;
     for (unsigned i = 0; i < CASK__BACKOFF_GRACE; i++)
-        cask__backoff_note(&b->push, &where, 2 * (uint64_t)i);
-    EXPECT_EQ(b->interleavings, 0);
-    cask__backoff_note(&b->push, &where, 2 * (uint64_t)CASK__BACKOFF_GRACE);
-    EXPECT_EQ(b->interleavings, 1);
-    /* Consecutive indices: no interleaving, however many. */
-    for (uint64_t i = 1; i <= 1000; i++)
-        cask__backoff_note(&b->pop, &where, i);
-    EXPECT_EQ(b->interleavings, 1);
+        cask__backoff_note(&b->push, &here, 2 * (uint64_t)i); /* each one interleaved */
+    EXPECT(!b->seen);
+    cask__backoff_note(&b->push, &here, 2 * (uint64_t)CASK__BACKOFF_GRACE);
+    EXPECT(b->seen);
     memset(b, 0, sizeof(*b));
 }
 
-static void test_alone(void)
+/* finish waits when the previous interleaved call ended just now. The two clock reads are a few
+ * instructions apart; a preemption between them could make the gap exceed the window, so the
+ * test tries until it sees the wait, a bounded number of times. */
+static void test_finish_waits(void)
 {
+    cask__backoff *b = &cask__backoff_state;
+    memset(b, 0, sizeof(*b));
+    for (int tries = 0; tries < 100 && b->waits == 0; tries++) {
+        b->seen = true;
+        b->interleaved_ns = cask__backoff_now_ns();
+        cask__backoff_finish();
+        EXPECT(!b->seen);
+    }
+    EXPECT_EQ(b->waits, 1);
+    EXPECT_EQ(b->grace, CASK__BACKOFF_GRACE);
+    cask__backoff_finish(); /* nothing seen: no clock, no wait */
+    EXPECT_EQ(b->waits, 1);
+    memset(b, 0, sizeof(*b));
+}
+
+/* One queue of either kind, behind the same four calls. */
+typedef struct anyq {
     cask_queue *q;
-    EXPECT_EQ(cask_queue_create(&q), 0);
-    memset(&cask__backoff_state, 0, sizeof(cask__backoff_state));
+    cask_bqueue *bq;
+} anyq;
+
+static void anyq_create(anyq *a, bool bounded)
+{
+    a->q = NULL;
+    a->bq = NULL;
+    if (bounded)
+        EXPECT_EQ(cask_bqueue_create(64, &a->bq), 0);
+    else
+        EXPECT_EQ(cask_queue_create(&a->q), 0);
+}
+
+static void anyq_push_pop(anyq *a, uintptr_t item)
+{
     void *x;
-    for (uintptr_t i = 1; i <= 100000; i++) {
-        EXPECT_EQ(cask_queue_push(q, (void *)i), 0);
-        EXPECT_EQ(cask_queue_try_pop(q, &x), 0);
-        EXPECT_EQ((uintptr_t)x, i);
+    if (a->bq != NULL) {
+        EXPECT_EQ(cask_bqueue_try_push(a->bq, (void *)item), 0);
+        EXPECT_EQ(cask_bqueue_try_pop(a->bq, &x), 0);
+    } else {
+        EXPECT_EQ(cask_queue_push(a->q, (void *)item), 0);
+        EXPECT_EQ(cask_queue_try_pop(a->q, &x), 0);
+    }
+    EXPECT_EQ((uintptr_t)x, item);
+}
+
+static void anyq_destroy(anyq *a)
+{
+    cask_queue_destroy(a->q);
+    cask_bqueue_destroy(a->bq);
+}
+
+static void test_alone(bool bounded)
+{
+    anyq a;
+    memset(&cask__backoff_state, 0, sizeof(cask__backoff_state));
+    for (int k = 0; k < 3; k++) { /* queues freed and made again, likely at one address */
+        anyq_create(&a, bounded);
+        for (uintptr_t i = 1; i <= 30000; i++)
+            anyq_push_pop(&a, i);
+        anyq_destroy(&a);
     }
     EXPECT_EQ(cask__backoff_state.interleavings, 0);
     EXPECT_EQ(cask__backoff_state.waits, 0);
-    cask_queue_destroy(q);
 }
 
 /* Two threads, strict turns: thread k acts when turn % 2 == k. */
-static cask_queue *shared_queue;
+static anyq shared;
 static _Atomic unsigned turn;
 static uint64_t seen_interleavings[2];
 
@@ -89,37 +145,38 @@ static void *taker(void *arg)
     for (unsigned r = 0; r < ROUNDS; r++) {
         while (atomic_load_explicit(&turn, memory_order_acquire) != 2 * r + k) /* the release below */
             cask__pause();
-        void *x;
-        EXPECT_EQ(cask_queue_push(shared_queue, (void *)(uintptr_t)(2 * r + k + 1)), 0);
-        EXPECT_EQ(cask_queue_try_pop(shared_queue, &x), 0);
-        EXPECT_EQ((uintptr_t)x, 2 * r + k + 1);
+        anyq_push_pop(&shared, 2 * r + k + 1);
         atomic_store_explicit(&turn, 2 * r + k + 1, memory_order_release); /* the loads above */
     }
     seen_interleavings[k] = cask__backoff_state.interleavings;
     return NULL;
 }
 
-static void test_turns(void)
+static void test_turns(bool bounded)
 {
-    EXPECT_EQ(cask_queue_create(&shared_queue), 0);
+    anyq_create(&shared, bounded);
+    atomic_store_explicit(&turn, 0, memory_order_relaxed); /* before the threads exist */
     pthread_t t[2];
     for (uintptr_t k = 0; k < 2; k++)
         EXPECT_EQ(pthread_create(&t[k], NULL, taker, (void *)k), 0);
     for (int k = 0; k < 2; k++)
         EXPECT_EQ(pthread_join(t[k], NULL), 0);
-    /* Each turn's push and pop follow the other thread's: all but the first of each thread's
-     * reservations in a segment interleave; at worst 16 grace ones follow each pair. */
+    /* Each turn's push and pop follow the other thread's, so both calls interleave; at worst 16
+     * grace reservations follow each pair of them: at least 2 * ROUNDS * 2 / 18 counted. */
     for (int k = 0; k < 2; k++)
         EXPECT(seen_interleavings[k] >= ROUNDS / 8);
-    cask_queue_destroy(shared_queue);
+    anyq_destroy(&shared);
 }
 
 int main(void)
 {
     test_policy();
-    test_grace_and_sequence();
-    test_alone();
-    test_turns();
+    test_notes();
+    test_finish_waits();
+    test_alone(false);
+    test_alone(true);
+    test_turns(false);
+    test_turns(true);
     puts("queue_backoff_test: ok");
     return 0;
 }

@@ -60,13 +60,14 @@ typedef struct cask_queue cask_queue;
 #endif
 
 /*
- * Contention backoff: a thread whose pushes or pops alternate back to back with another
- * thread's (two interleaved reservations less than a microsecond apart) waits this many
- * nanoseconds after its call took effect, so that the other thread runs a burst with the
- * queue's cache lines in its own cache; bursts then take turns. With two threads hammering one
- * queue this is 4x the throughput (`./cask bench queue`, pairs and NpNc rows), at the price of
- * that much added latency on the calls that wait. A thread alone on the queue, or whose calls
- * are more than a microsecond apart, never waits. 0 turns it off. Build-time, like
+ * Contention backoff: a thread whose calls on a queue interleave with another thread's back to
+ * back (two calls, each of which found another thread's reservation between its own, ending
+ * less than a microsecond apart) waits this many nanoseconds when its call returns, after the
+ * call took effect, so that the other thread runs a burst with the queue's cache lines in its
+ * own cache; bursts then take turns. With two threads hammering one queue this is 4x the
+ * throughput (`./cask bench queue`, pairs and NpNc rows), at the price of that much added
+ * latency on the calls that wait. A thread alone on a queue never waits, nor does one whose
+ * interleaved calls are more than a microsecond apart. 0 turns it off. Build-time, like
  * CASK_QUEUE_SEGMENT (-DCASK_QUEUE_BACKOFF_NS=...). The bounded queue (cask/bqueue.h) backs off
  * the same way.
  */

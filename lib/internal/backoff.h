@@ -3,30 +3,35 @@
  *
  * cask__pause: one spin-wait hint (the x86 `pause` instruction; elsewhere a compiler barrier).
  *
- * Contention backoff (lib/queue.c uses it; the essay there has the measurements). When two
- * threads alternate operations on one queue, every operation finds the index, pointer and cell
- * lines in the other core's cache and pays a transfer each (about 120 ns on the 2-core machine
- * the benchmarks run on, against about 15 ns for a whole push or pop whose lines are local).
- * A mutex avoids this by accident: its waiters sleep and the holder runs a burst. The backoff
- * does the same on purpose, without a lock: a thread that sees it is fighting over the queue
- * steps aside for CASK__BACKOFF_NS after its operation completed, so the other runs a burst
- * with every line in its own cache; then it gets CASK__BACKOFF_GRACE operations during which it
- * does not step aside, so the thread that ran the burst is the one to step aside next. Bursts
- * take turns.
+ * Contention backoff (lib/queue.c and lib/bqueue.c use it; the essay in queue.c has the
+ * measurements). When two threads alternate operations on one queue, every operation finds the
+ * index, pointer and cell lines in the other core's cache and pays a transfer each (about 120 ns
+ * on the 2-core machine the benchmarks run on, against about 15 ns for a whole push or pop
+ * whose lines are local). A mutex avoids this by accident: its waiters sleep and the holder runs
+ * a burst. The backoff does the same on purpose, without a lock: a thread that sees it is
+ * fighting over the queue steps aside for CASK_QUEUE_BACKOFF_NS when its call returns, so the
+ * other runs a burst with every line in its own cache; then it makes CASK__BACKOFF_GRACE
+ * reservations during which it does not step aside, so the thread that ran the burst is the
+ * one to step aside next. Bursts take turns.
  *
  * "Fighting" is decided per thread from what it already has: the index its fetch-and-add
- * returned. A thread remembers, per role (push, pop), where it reserved last (a segment) and
- * which index; if its next reservation in the same place is not the next index, another thread
- * reserved in between: the operations interleave. Interleaving alone is not contention (eight
- * threads each pushing once every ten microseconds interleave on every push and never meet), so
- * the thread reads the clock only then, and steps aside only if its previous interleaved
- * operation was less than CASK__BACKOFF_WINDOW_NS ago: operations interleaving back to back.
- * A thread working alone, or at a low rate, never reads the clock and never waits.
+ * returned. A thread remembers, per role (push, pop), where it reserved last (a segment, a ring)
+ * and which index; if its next reservation in the same place is further ahead than the next
+ * index, another thread reserved in between: the calls interleave. (Only "ahead" counts: a
+ * segment or queue freed and allocated again at the same address starts from a low index.)
+ * Interleaving alone is not contention (eight threads each pushing once every ten microseconds
+ * interleave on every push and never meet), so at the end of a call that saw an interleaving
+ * the thread reads the clock, and steps aside only if its previous such call ended less than
+ * CASK__BACKOFF_WINDOW_NS ago: calls interleaving back to back. So one call never makes its
+ * own thread wait; a thread alone never reads the clock and never waits; a thread sharing a
+ * queue at a low rate reads the clock once per interleaved call and never waits.
  *
- * Progress: the wait comes after the operation took effect and released everything it held
- * (its hazard slot is reset), so it delays only the caller; lock-freedom and every ordering
- * argument of the queue are untouched. CASK_QUEUE_BACKOFF_NS=0 at build time turns it off.
- * The state is thread-local (defined in lib/cask.c), touched only by its own thread: no atomics.
+ * Every public call of the queues ends with cask__backoff_finish, after the call took effect,
+ * reset its hazard slot and left the eventcount (a blocking call finishes after
+ * cask__wait_for returns), so the wait holds nothing another thread needs: lock-freedom and
+ * every ordering argument of the queues are untouched. CASK_QUEUE_BACKOFF_NS=0 at build time
+ * turns it off. The state is thread-local (defined in lib/cask.c), touched only by its own
+ * thread: no atomics.
  */
 #ifndef CASK_INTERNAL_BACKOFF_H
 #define CASK_INTERNAL_BACKOFF_H
@@ -61,11 +66,11 @@ typedef struct cask__reservation {
 
 typedef struct cask__backoff {
     cask__reservation push, pop;
-    uint64_t interleaved_ns; /* clock at the last interleaved reservation, 0 after a wait */
+    bool seen;               /* this call reserved interleaved */
+    uint64_t interleaved_ns; /* clock at the end of the last interleaved call, 0 after a wait */
     unsigned grace;          /* reservations left before the thread may step aside again */
-    bool due;                /* step aside when the current operation returns */
-    uint64_t interleavings;  /* counts, for tests and debuggers: interleaved reservations seen */
-    uint64_t waits;          /* and waits done */
+    uint64_t interleavings;  /* counts, for tests and debuggers: interleaved calls */
+    uint64_t waits;          /* and waits */
 } cask__backoff;
 
 /* The calling thread's state (defined in lib/cask.c; one per thread, shared by all queues). */
@@ -78,30 +83,18 @@ static inline uint64_t cask__backoff_now_ns(void)
     return (uint64_t)ts.tv_sec * UINT64_C(1000000000) + (uint64_t)ts.tv_nsec;
 }
 
-/* The policy, given an interleaved reservation at time now: due if the previous one was less
- * than the window ago. */
-static inline void cask__backoff_interleaved_at(cask__backoff *b, uint64_t now)
-{
-    b->interleavings++;
-    if (b->interleaved_ns != 0 && now - b->interleaved_ns < CASK__BACKOFF_WINDOW_NS)
-        b->due = true;
-    b->interleaved_ns = now;
-}
-
 /* Notes that this thread reserved `index` at `where` in role r (&state.push or &state.pop). */
 static inline void cask__backoff_note(cask__reservation *r, const void *where, uint64_t index)
 {
 #if CASK_QUEUE_BACKOFF_NS > 0
     cask__backoff *b = &cask__backoff_state;
-    bool interleaved = r->where == where && index != r->index + 1;
+    bool interleaved = r->where == where && index > r->index + 1;
     r->where = where;
     r->index = index;
-    if (b->grace > 0) {
+    if (b->grace > 0)
         b->grace--;
-        return;
-    }
-    if (interleaved)
-        cask__backoff_interleaved_at(b, cask__backoff_now_ns());
+    else if (interleaved)
+        b->seen = true;
 #else
     (void)r;
     (void)where;
@@ -109,22 +102,34 @@ static inline void cask__backoff_note(cask__reservation *r, const void *where, u
 #endif
 }
 
-/* Steps aside for CASK_QUEUE_BACKOFF_NS if the last reservations said so. Call it after the
- * operation completed and released its hazard slot. */
-static inline void cask__backoff_maybe_wait(void)
+/* The policy: a call that saw an interleaving ends at time now. Returns true if the thread
+ * should step aside (its previous interleaved call ended less than the window ago). */
+static inline bool cask__backoff_decide(cask__backoff *b, uint64_t now)
+{
+    b->seen = false;
+    b->interleavings++;
+    bool wait = b->interleaved_ns != 0 && now - b->interleaved_ns < CASK__BACKOFF_WINDOW_NS;
+    b->interleaved_ns = wait ? 0 : now;
+    return wait;
+}
+
+/* Ends a public call: steps aside for CASK_QUEUE_BACKOFF_NS if this call and the previous
+ * interleaved one came back to back. Call it after the call took effect, with nothing held. */
+static inline void cask__backoff_finish(void)
 {
 #if CASK_QUEUE_BACKOFF_NS > 0
     cask__backoff *b = &cask__backoff_state;
-    if (!b->due)
+    if (!b->seen)
         return;
-    b->due = false;
+    uint64_t now = cask__backoff_now_ns();
+    if (!cask__backoff_decide(b, now))
+        return;
     b->waits++;
-    uint64_t end = cask__backoff_now_ns() + CASK_QUEUE_BACKOFF_NS;
+    uint64_t end = now + CASK_QUEUE_BACKOFF_NS;
     while (cask__backoff_now_ns() < end)
         for (int i = 0; i < 16; i++)
             cask__pause();
     b->grace = CASK__BACKOFF_GRACE;
-    b->interleaved_ns = 0;
 #endif
 }
 
