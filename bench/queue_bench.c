@@ -21,6 +21,9 @@
  *
  * Benches (an operation is one push or one pop; ns/op is per thread, see bench/bench.h):
  *   queue.pairs  every thread repeats push(x); pop() (the pop cannot find the queue empty);
+ *   queue.pairs.work  (2 threads) as pairs, with about 0.6 us of the thread's own work (a loop
+ *                touching no shared memory) after each pop: the region where cask's contention
+ *                backoff (cask/queue.h) stops paying, shown next to the peers;
  *   queue.NpNc   N producers push, N consumers pop (spinning, with a sched_yield after 64 empty
  *                tries in a row) until each consumer took as many items as a producer pushed:
  *                1p1c at 2 threads, 2p2c at 4, 4p4c at 8 (8 threads oversubscribe 2 cores).
@@ -52,6 +55,9 @@
 #include "cask/cask.h"
 
 #define MAX_T CASK_BENCH_MAX_THREADS
+
+/* queue.pairs.work: iterations of a local loop after each push-then-pop (about 0.6 us here). */
+#define QUEUE_BENCH_WORK 1000u
 
 /* One implementation: a queue of non-NULL pointers. */
 typedef struct qimpl {
@@ -483,6 +489,7 @@ typedef struct qrun {
     const qimpl *impl;
     void *q;
     unsigned producers; /* 0: pairs */
+    unsigned work;      /* pairs: iterations of local work after each pop (queue.pairs.work) */
 } qrun;
 
 static int q_setup(void *ctx, unsigned index)
@@ -512,6 +519,9 @@ static void q_run(void *ctx, unsigned index, uint64_t ops)
              * ck_fifo_mpmc can say "empty" spuriously when it reads a reused entry: retry. */
             while (im->pop(r->q, index) == NULL)
                 ;
+            volatile unsigned sink = 0; /* the thread's own work, touching no shared memory */
+            for (unsigned w = 0; w < r->work; w++)
+                sink += w;
         }
     } else if (index < r->producers) {
         for (uint64_t n = 0; n < ops; n++)
@@ -607,7 +617,7 @@ static void goals(const cask_bench_results *r)
 /* Measures every selected implementation at one (bench, threads) point, repetitions
  * interleaved (cask_bench_measure_group). Returns 0, or 1 after printing what failed. */
 static int measure_point(const cask_bench_options *opt, cask_bench_results *results,
-                         const char *bench, unsigned threads, unsigned producers)
+                         const char *bench, unsigned threads, unsigned producers, unsigned work)
 {
     enum { IMPLS = sizeof(impls) / sizeof(impls[0]) };
     qrun runs[IMPLS];
@@ -617,13 +627,14 @@ static int measure_point(const cask_bench_options *opt, cask_bench_results *resu
     for (size_t i = 0; i < IMPLS && rc == 0; i++) {
         if (!cask_bench_selected(opt, bench, impls[i].name))
             continue;
-        runs[count] = (qrun){&impls[i], impls[i].create(threads), producers};
+        runs[count] = (qrun){&impls[i], impls[i].create(threads), producers, work};
         if (runs[count].q == NULL) {
             fprintf(stderr, "queue_bench: %s: create failed\n", impls[i].name);
             rc = 1;
             break;
         }
-        entries[count] = (cask_bench_entry){impls[i].name, &q_worker, &runs[count], 2000000};
+        entries[count] = (cask_bench_entry){impls[i].name, &q_worker, &runs[count],
+                                            work != 0 ? 200000 : 2000000};
         count++;
     }
     if (rc == 0 && count > 0) {
@@ -656,10 +667,14 @@ int main(int argc, char **argv)
                 snprintf(bench, sizeof(bench), "queue.pairs");
             else
                 snprintf(bench, sizeof(bench), "queue.%up%uc", threads / 2, threads / 2);
-            rc = measure_point(&opt, &results, bench, threads, pc ? threads / 2 : 0);
+            rc = measure_point(&opt, &results, bench, threads, pc ? threads / 2 : 0, 0);
             if (rc != 0)
                 return 1;
         }
+        /* Where the contention backoff stops paying: about 0.6 us of work per push and pop. */
+        if (threads == 2 &&
+            measure_point(&opt, &results, "queue.pairs.work", threads, 0, QUEUE_BENCH_WORK) != 0)
+            return 1;
     }
     cask_bench_results_print(&results, "cask", stdout);
     goals(&results);

@@ -43,12 +43,13 @@
  * eventcount's order like the FAA path's load of Tail.
  *
  * Contention backoff (lib/internal/backoff.h, as in lib/queue.c): the FAAs on aq's Tail (push)
- * and Head (pop) are noted; a thread alternating with another back to back waits after its
- * call (public calls only: the blocking ones finish after leaving the eventcount, so their
- * re-checks, cask__bq_push_once and cask__bq_pop_once, never wait while registered there).
- * Measured (`./cask bench queue`, same machine): pairs at 2 threads 400-900 -> 160-220 ns per
- * operation, at 8 threads 3,100-3,500 -> 670-910 ns, 4p4c 1,700-1,800 -> 890-970 ns; one
- * thread and 1p1c unchanged.
+ * and Head (pop) are noted, with a 2 us window (a contended call here costs about twice the
+ * unbounded queue's; with its 1 us window pairs at 2 threads stayed at 360-390 ns); a thread
+ * alternating with another back to back waits after its call (public calls only: the blocking
+ * ones finish after leaving the eventcount, so their re-checks, cask__bq_push_once and
+ * cask__bq_pop_once, never wait while registered there). Measured (`./cask bench queue`, same
+ * machine): pairs at 2 threads 400-900 -> 80-200 ns per operation, at 8 threads 3,100-3,500 ->
+ * 770-800 ns, 4p4c 1,700-1,800 -> 880-1,030 ns; one thread and 1p1c unchanged.
  *
  * Close. `pushers` counts pushes in flight (2 per push) with bit 0 = CLOSED. A push adds 2 with a
  * CAS that requires the bit clear (if it is set: CASK_ECLOSED, without counting, so that once a
@@ -171,7 +172,8 @@ static void cask__scq_enqueue(cask_bqueue *q, cask__scq *r, uint64_t index)
         uint64_t t = atomic_fetch_add_explicit(&r->tail, 1, memory_order_seq_cst); /* deq's load; EC */
         CASK__NOISE("queue.bq.enq.claimed");
         if (r == &q->aq)
-            cask__backoff_note(&cask__backoff_state.push, r, t);
+            cask__backoff_note(&cask__backoff_state.push, r, t,
+                               2 * CASK__BACKOFF_WINDOW_NS);
         uint64_t tcycle = cask__scq_cycle_of_pos(q, t);
         _Atomic uint64_t *slot = cask__scq_entry(q, r, t);
         /* Acquire: the dequeuer that freed the entry is done with it. */
@@ -219,7 +221,8 @@ static int64_t cask__scq_dequeue(cask_bqueue *q, cask__scq *r)
                                                memory_order_seq_cst); /* Head <= T test; EC */
         CASK__NOISE("queue.bq.deq.claimed");
         if (r == &q->aq)
-            cask__backoff_note(&cask__backoff_state.pop, r, h);
+            cask__backoff_note(&cask__backoff_state.pop, r, h,
+                               2 * CASK__BACKOFF_WINDOW_NS);
         uint64_t hcycle = cask__scq_cycle_of_pos(q, h);
         _Atomic uint64_t *slot = cask__scq_entry(q, r, h);
         /* Acquire: data[index] (B2). */

@@ -85,22 +85,25 @@
  * before the waker read the waiter count, and sleep with an item in the queue.
  *
  * Contention backoff (lib/internal/backoff.h). Every push and pop notes the index its FAA
- * returned; a call that found another thread's reservation between two of its thread's own is
- * interleaved, and a thread whose interleaved calls end less than a microsecond apart waits
- * CASK_QUEUE_BACKOFF_NS (10 us) at the end of the second, after it took effect and reset its
- * hazard slot (a blocking pop: after it left the eventcount), then makes 16 reservations
- * without waiting. Why: on the 2-core machine of the benchmarks, handing a cache line from one
- * core to the other costs about 120 ns (a two-thread ping-pong through one atomic word takes
- * 240 ns a round), and a push or pop whose lines are local about 15 ns. Two threads
- * alternating calls moved the enq, deq and cell lines on nearly every call: pairs at 2 threads
- * were 165-200 ns per call, 0.5-0.75x the mutex queue, whose sleeping waiters let the holder
- * run bursts. With the backoff the two threads take turns running bursts: pairs at 2 threads
- * 40-47 ns, at 8 threads 160-190 ns, 2p2c 80-97 ns (was 200-220), 4p4c 130-150 ns (was
- * 310-340); one thread and 1p1c do not change (a lone producer or consumer never sees its
+ * returned; a call that found another thread's reservation since its thread's previous one in
+ * the same role is interleaved, and a thread whose interleaved pushes (or pops) end less than
+ * a microsecond apart waits CASK_QUEUE_BACKOFF_NS (10 us) at the end of the second, after it
+ * took effect and reset its hazard slot (a blocking pop: after it left the eventcount), then
+ * makes 16 reservations without waiting. Why: on the 2-core machine of the benchmarks, handing
+ * a cache line from one core to the other costs about 120 ns (a two-thread ping-pong through
+ * one atomic word takes 240 ns a round), and a push or pop whose lines are local about 15 ns.
+ * Two threads alternating calls moved the enq, deq and cell lines on nearly every call: pairs
+ * at 2 threads were 165-200 ns per call, 0.5-0.75x the mutex queue, whose sleeping waiters let
+ * the holder run bursts. With the backoff the two threads take turns running bursts: pairs at
+ * 2 threads 37-47 ns, at 8 threads 180-205 ns, 2p2c 80-97 ns (was 200-220), 4p4c 130-150 ns
+ * (was 310-340); one thread and 1p1c do not change (a lone producer or consumer never sees its
  * indices interleave). Swept on that machine: a 5 us wait gave 55 ns, 10 us 40 ns, 20 us 43-50
  * ns, 50 us 48 ns; without the 16 grace reservations the thread back from its wait stepped
- * aside again at once and starved (400-1200 ns). The wait holds nothing, so progress and the
- * orderings below are those without it.
+ * aside again at once and starved (400-1200 ns); a 0.5 or 0.7 us window lost most of the gain
+ * (pushes 0.4-0.6 us apart under contention no longer counted). Where it loses: a waiting
+ * thread does none of its own work, so with about 0.6 us of work per round it costs 0-20%
+ * (backoff.h has the sweep; row queue.pairs.work, where the mutex queue is ahead either way).
+ * The wait holds nothing, so progress and the orderings below are those without it.
  *
  * Linearization points: an accepted push at its successful cell CAS or link CAS (its position is
  * its index, and no pop took that index earlier, by Q3); a refused push at the FAA that returned
@@ -274,7 +277,7 @@ static int cask__queue_put(cask_queue *q, cask_hp_slot *slot, void *item)
         uint64_t i = atomic_fetch_add_explicit(&t->enq, 1,
                                                memory_order_seq_cst); /* close's fetch_or; EC */
         CASK__NOISE("queue.push.reserved");
-        cask__backoff_note(&cask__backoff_state.push, t, i);
+        cask__backoff_note(&cask__backoff_state.push, t, i, CASK__BACKOFF_WINDOW_NS);
         if (i & CLOSED_BIT) {
             cask_hp_reset(slot);
             return CASK_ECLOSED;
@@ -350,7 +353,7 @@ static int cask__queue_take(cask_queue *q, cask_hp_slot *slot, void **item)
         /* Index i goes to this pop alone (other pops' FAAs are ordered with this one). */
         uint64_t i = atomic_fetch_add_explicit(&h->deq, 1, memory_order_seq_cst); /* EC */
         CASK__NOISE("queue.pop.reserved");
-        cask__backoff_note(&cask__backoff_state.pop, h, i);
+        cask__backoff_note(&cask__backoff_state.pop, h, i, CASK__BACKOFF_WINDOW_NS);
         if (i < N) {
             /* Index i is this pop's alone. If the pusher has written, take the item with a load
              * (nobody else will touch the cell again, Q3); only if the cell is still empty does

@@ -1,7 +1,8 @@
 /*
  * queue_backoff_test.c: the queues' contention backoff (lib/internal/backoff.h).
- *   - the policy: two interleaved calls whose ends are closer than the window make the thread
- *     step aside, farther apart they do not, and a wait restarts the comparison;
+ *   - the policy: two interleaved calls in one role (push, pop) whose ends are closer than the
+ *     structure's window make the thread step aside; farther apart, or in different roles,
+ *     they do not; a wait restarts the comparison in both roles;
  *   - the notes: a reservation further ahead than the next index is an interleaving; the next
  *     index, or a lower one (a queue or segment reused at the same address), is not; grace
  *     reservations after a wait are not looked at;
@@ -24,18 +25,26 @@
 
 #define ROUNDS 2000
 
+#define W CASK__BACKOFF_WINDOW_NS
+
 static void test_policy(void)
 {
     cask__backoff b;
     memset(&b, 0, sizeof(b));
-    EXPECT(!cask__backoff_decide(&b, 1000000)); /* the first one has nothing to compare with */
-    EXPECT(cask__backoff_decide(&b, 1000000 + CASK__BACKOFF_WINDOW_NS / 2));
-    EXPECT(!cask__backoff_decide(&b, 1000000 + CASK__BACKOFF_WINDOW_NS)); /* after a wait */
-    EXPECT_EQ(b.interleavings, 3);
+    b.window_ns = W;
+    EXPECT(!cask__backoff_decide(&b, &b.push, 1000000)); /* nothing to compare with yet */
+    EXPECT(!cask__backoff_decide(&b, &b.pop, 1000000 + W / 4)); /* the other role: no */
+    EXPECT(cask__backoff_decide(&b, &b.push, 1000000 + W / 2)); /* same role, back to back */
+    EXPECT(!cask__backoff_decide(&b, &b.pop, 1000000 + W / 2)); /* a wait restarts both */
+    EXPECT(!cask__backoff_decide(&b, &b.push, 1000000 + W / 2));
+    EXPECT_EQ(b.interleavings, 5);
 
     memset(&b, 0, sizeof(b));
-    EXPECT(!cask__backoff_decide(&b, 1000000));
-    EXPECT(!cask__backoff_decide(&b, 1000000 + 10 * CASK__BACKOFF_WINDOW_NS)); /* low rate */
+    b.window_ns = W;
+    EXPECT(!cask__backoff_decide(&b, &b.pop, 1000000));
+    EXPECT(!cask__backoff_decide(&b, &b.pop, 1000000 + 10 * W)); /* low rate */
+    b.window_ns = 20 * W; /* a structure with a wider window */
+    EXPECT(cask__backoff_decide(&b, &b.pop, 1000000 + 20 * W));
 }
 
 static void test_notes(void)
@@ -43,24 +52,25 @@ static void test_notes(void)
     cask__backoff *b = &cask__backoff_state;
     static const char here, there;
     memset(b, 0, sizeof(*b));
-    cask__backoff_note(&b->push, &here, 10);
-    cask__backoff_note(&b->push, &here, 11); /* the next index */
-    EXPECT(!b->seen);
-    cask__backoff_note(&b->push, &there, 40); /* another place */
-    EXPECT(!b->seen);
-    cask__backoff_note(&b->push, &there, 3); /* reused at the same address: starts low */
-    EXPECT(!b->seen);
-    cask__backoff_note(&b->pop, &here, 5);
-    cask__backoff_note(&b->pop, &here, 7); /* another thread took 6 */
-    EXPECT(b->seen);
+    cask__backoff_note(&b->push, &here, 10, W);
+    cask__backoff_note(&b->push, &here, 11, W); /* the next index */
+    EXPECT(b->seen == NULL);
+    cask__backoff_note(&b->push, &there, 40, W); /* another place */
+    EXPECT(b->seen == NULL);
+    cask__backoff_note(&b->push, &there, 3, W); /* reused at the same address: starts low */
+    EXPECT(b->seen == NULL);
+    cask__backoff_note(&b->pop, &here, 5, W);
+    cask__backoff_note(&b->pop, &here, 7, 2 * W); /* another thread took 6 */
+    EXPECT(b->seen == &b->pop);
+    EXPECT_EQ(b->window_ns, 2 * W);
 
     memset(b, 0, sizeof(*b));
     b->grace = CASK__BACKOFF_GRACE;
     for (unsigned i = 0; i < CASK__BACKOFF_GRACE; i++)
-        cask__backoff_note(&b->push, &here, 2 * (uint64_t)i); /* each one interleaved */
-    EXPECT(!b->seen);
-    cask__backoff_note(&b->push, &here, 2 * (uint64_t)CASK__BACKOFF_GRACE);
-    EXPECT(b->seen);
+        cask__backoff_note(&b->push, &here, 2 * (uint64_t)i, W); /* each one interleaved */
+    EXPECT(b->seen == NULL);
+    cask__backoff_note(&b->push, &here, 2 * (uint64_t)CASK__BACKOFF_GRACE, W);
+    EXPECT(b->seen == &b->push);
     memset(b, 0, sizeof(*b));
 }
 
@@ -72,10 +82,11 @@ static void test_finish_waits(void)
     cask__backoff *b = &cask__backoff_state;
     memset(b, 0, sizeof(*b));
     for (int tries = 0; tries < 100 && b->waits == 0; tries++) {
-        b->seen = true;
-        b->interleaved_ns = cask__backoff_now_ns();
+        b->seen = &b->push;
+        b->window_ns = W;
+        b->push.interleaved_ns = cask__backoff_now_ns();
         cask__backoff_finish();
-        EXPECT(!b->seen);
+        EXPECT(b->seen == NULL);
     }
     EXPECT_EQ(b->waits, 1);
     EXPECT_EQ(b->grace, CASK__BACKOFF_GRACE);

@@ -61,13 +61,15 @@ typedef struct cask_queue cask_queue;
 
 /*
  * Contention backoff: a thread whose calls on a queue interleave with another thread's back to
- * back (two calls, each of which found another thread's reservation between its own, ending
- * less than a microsecond apart) waits this many nanoseconds when its call returns, after the
- * call took effect, so that the other thread runs a burst with the queue's cache lines in its
- * own cache; bursts then take turns. With two threads hammering one queue this is 4x the
- * throughput (`./cask bench queue`, pairs and NpNc rows), at the price of that much added
- * latency on the calls that wait. A thread alone on a queue never waits, nor does one whose
- * interleaved calls are more than a microsecond apart. 0 turns it off. Build-time, like
+ * back (two pushes, or two pops, each of which found another thread's reservation since its
+ * own previous one, ending less than a microsecond apart) waits this many nanoseconds when its
+ * call returns, after the call took effect, so that the other thread runs a burst with the
+ * queue's cache lines in its own cache; bursts then take turns. With two threads hammering one
+ * queue this is 2-4x the throughput (`./cask bench queue`, pairs and NpNc rows), at the price
+ * of that much added latency on the calls that wait; with about half a microsecond of other
+ * work per call it costs up to a fifth (row queue.pairs.work). A thread alone on a queue never
+ * waits, nor does one whose interleaved pushes (or pops) are more than a microsecond apart.
+ * 0 turns it off. Build-time, like
  * CASK_QUEUE_SEGMENT (-DCASK_QUEUE_BACKOFF_NS=...). The bounded queue (cask/bqueue.h) backs off
  * the same way.
  */

@@ -21,10 +21,18 @@
  * segment or queue freed and allocated again at the same address starts from a low index.)
  * Interleaving alone is not contention (eight threads each pushing once every ten microseconds
  * interleave on every push and never meet), so at the end of a call that saw an interleaving
- * the thread reads the clock, and steps aside only if its previous such call ended less than
- * CASK__BACKOFF_WINDOW_NS ago: calls interleaving back to back. So one call never makes its
- * own thread wait; a thread alone never reads the clock and never waits; a thread sharing a
- * queue at a low rate reads the clock once per interleaved call and never waits.
+ * the thread reads the clock, and steps aside only if its previous such call in the same role
+ * ended less than the structure's window ago (CASK__BACKOFF_WINDOW_NS, 1 us, for the unbounded
+ * queue; twice that for the bounded one, whose calls cost about twice as much): calls
+ * interleaving back to back. So one call never makes its own thread wait; a thread alone never
+ * reads the clock and never waits; a thread sharing a queue at a low rate reads the clock once
+ * per interleaved call and never waits. The window is where the bet changes: while a thread
+ * waits it does none of its own work, so stepping aside pays only if the thread had little
+ * work between its calls. Measured with two threads each pushing, popping, then working (ns
+ * per round, backoff on / off): no work 106 / 306-339, 0.1 us of work 183-237 / 651-660,
+ * 0.3 us 444-507 / 715-769, 0.6 us 1,153-1,169 / 912-1,013 (here it loses), 2 us
+ * 1,848-1,986 / 1,714-1,835, 7 us within noise. `./cask bench queue` keeps the losing point
+ * as the row queue.pairs.work.
  *
  * Every public call of the queues ends with cask__backoff_finish, after the call took effect,
  * reset its hazard slot and left the eventcount (a blocking call finishes after
@@ -53,7 +61,9 @@ static inline void cask__pause(void)
 #endif
 }
 
-/* Two interleaved operations of one thread closer than this are contention. */
+/* Two interleaved calls of one thread in one role closer than this are contention (the
+ * unbounded queue's window; the bounded queue, whose calls cost about twice as much, passes
+ * twice this). */
 #define CASK__BACKOFF_WINDOW_NS 1000u
 /* Operations after a wait during which the thread does not step aside again. */
 #define CASK__BACKOFF_GRACE 16u
@@ -62,12 +72,13 @@ static inline void cask__pause(void)
 typedef struct cask__reservation {
     const void *where;
     uint64_t index;
+    uint64_t interleaved_ns; /* clock at the end of the last interleaved call, 0 after a wait */
 } cask__reservation;
 
 typedef struct cask__backoff {
     cask__reservation push, pop;
-    bool seen;               /* this call reserved interleaved */
-    uint64_t interleaved_ns; /* clock at the end of the last interleaved call, 0 after a wait */
+    cask__reservation *seen; /* the role in which this call reserved interleaved, or NULL */
+    uint64_t window_ns;      /* and the window its structure uses */
     unsigned grace;          /* reservations left before the thread may step aside again */
     uint64_t interleavings;  /* counts, for tests and debuggers: interleaved calls */
     uint64_t waits;          /* and waits */
@@ -83,8 +94,10 @@ static inline uint64_t cask__backoff_now_ns(void)
     return (uint64_t)ts.tv_sec * UINT64_C(1000000000) + (uint64_t)ts.tv_nsec;
 }
 
-/* Notes that this thread reserved `index` at `where` in role r (&state.push or &state.pop). */
-static inline void cask__backoff_note(cask__reservation *r, const void *where, uint64_t index)
+/* Notes that this thread reserved `index` at `where` in role r (&state.push or &state.pop), in
+ * a structure whose window is window_ns. */
+static inline void cask__backoff_note(cask__reservation *r, const void *where, uint64_t index,
+                                      uint64_t window_ns)
 {
 #if CASK_QUEUE_BACKOFF_NS > 0
     cask__backoff *b = &cask__backoff_state;
@@ -93,23 +106,31 @@ static inline void cask__backoff_note(cask__reservation *r, const void *where, u
     r->index = index;
     if (b->grace > 0)
         b->grace--;
-    else if (interleaved)
-        b->seen = true;
+    else if (interleaved) {
+        b->seen = r;
+        b->window_ns = window_ns;
+    }
 #else
     (void)r;
     (void)where;
     (void)index;
+    (void)window_ns;
 #endif
 }
 
-/* The policy: a call that saw an interleaving ends at time now. Returns true if the thread
- * should step aside (its previous interleaved call ended less than the window ago). */
-static inline bool cask__backoff_decide(cask__backoff *b, uint64_t now)
+/* The policy: a call that saw an interleaving in role r ends at time now. Returns true if the
+ * thread should step aside (its previous interleaved call in that role ended less than
+ * b->window_ns ago). */
+static inline bool cask__backoff_decide(cask__backoff *b, cask__reservation *r, uint64_t now)
 {
-    b->seen = false;
+    b->seen = NULL;
     b->interleavings++;
-    bool wait = b->interleaved_ns != 0 && now - b->interleaved_ns < CASK__BACKOFF_WINDOW_NS;
-    b->interleaved_ns = wait ? 0 : now;
+    bool wait = r->interleaved_ns != 0 && now - r->interleaved_ns < b->window_ns;
+    r->interleaved_ns = now;
+    if (wait) {
+        b->push.interleaved_ns = 0;
+        b->pop.interleaved_ns = 0;
+    }
     return wait;
 }
 
@@ -119,10 +140,10 @@ static inline void cask__backoff_finish(void)
 {
 #if CASK_QUEUE_BACKOFF_NS > 0
     cask__backoff *b = &cask__backoff_state;
-    if (!b->seen)
+    if (b->seen == NULL)
         return;
     uint64_t now = cask__backoff_now_ns();
-    if (!cask__backoff_decide(b, now))
+    if (!cask__backoff_decide(b, b->seen, now))
         return;
     b->waits++;
     uint64_t end = now + CASK_QUEUE_BACKOFF_NS;
