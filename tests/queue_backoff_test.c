@@ -7,8 +7,9 @@
  *     index, or a lower one (a queue or segment reused at the same address), is not; grace
  *     reservations after a wait are not looked at;
  *   - the wait: a call that ends right after an interleaved one waits and starts the grace;
- *   - both queues: a thread alone never sees an interleaving and never waits; two threads taking
- *     strict turns (push then pop each turn) both see their calls interleave.
+ *   - both queues and vector push: a thread alone never sees an interleaving and never waits;
+ *     two threads taking strict turns (push then pop each turn; a push, for the vector) both
+ *     see their calls interleave.
  * Nothing here asserts a duration: what the backoff buys is measured by `./cask bench queue`.
  */
 #define _GNU_SOURCE
@@ -179,6 +180,55 @@ static void test_turns(bool bounded)
     anyq_destroy(&shared);
 }
 
+/* Vector push (lib/vec.c) backs off the same way: alone, never; strict turns, both see it. */
+static cask_vec *shared_vec;
+
+static void test_vec_alone(void)
+{
+    memset(&cask__backoff_state, 0, sizeof(cask__backoff_state));
+    for (int k = 0; k < 3; k++) {
+        cask_vec *v;
+        EXPECT_EQ(cask_vec_create(8, 1u << 20, "backoff test", &v), 0);
+        for (uint64_t i = 0; i < 30000; i++)
+            EXPECT_EQ(cask_vec_push(v, &i, NULL), 0);
+        cask_vec_unref(v);
+    }
+    EXPECT_EQ(cask__backoff_state.interleavings, 0);
+    EXPECT_EQ(cask__backoff_state.waits, 0);
+}
+
+static void *vec_taker(void *arg)
+{
+    unsigned k = (unsigned)(uintptr_t)arg;
+    memset(&cask__backoff_state, 0, sizeof(cask__backoff_state));
+    for (unsigned r = 0; r < ROUNDS; r++) {
+        while (atomic_load_explicit(&turn, memory_order_acquire) != 2 * r + k) /* the release below */
+            cask__pause();
+        uint64_t x = 2 * r + k;
+        size_t index;
+        EXPECT_EQ(cask_vec_push(shared_vec, &x, &index), 0);
+        EXPECT_EQ(index, x);
+        atomic_store_explicit(&turn, 2 * r + k + 1, memory_order_release); /* the loads above */
+    }
+    seen_interleavings[k] = cask__backoff_state.interleavings;
+    return NULL;
+}
+
+static void test_vec_turns(void)
+{
+    EXPECT_EQ(cask_vec_create(8, 2 * ROUNDS, "backoff test", &shared_vec), 0);
+    atomic_store_explicit(&turn, 0, memory_order_relaxed); /* before the threads exist */
+    pthread_t t[2];
+    for (uintptr_t k = 0; k < 2; k++)
+        EXPECT_EQ(pthread_create(&t[k], NULL, vec_taker, (void *)k), 0);
+    for (int k = 0; k < 2; k++)
+        EXPECT_EQ(pthread_join(t[k], NULL), 0);
+    /* One push per turn, each interleaved; at worst 16 grace pushes follow each pair. */
+    for (int k = 0; k < 2; k++)
+        EXPECT(seen_interleavings[k] >= ROUNDS / 16);
+    cask_vec_unref(shared_vec);
+}
+
 int main(void)
 {
     test_policy();
@@ -188,6 +238,8 @@ int main(void)
     test_alone(true);
     test_turns(false);
     test_turns(true);
+    test_vec_alone();
+    test_vec_turns();
     puts("queue_backoff_test: ok");
     return 0;
 }

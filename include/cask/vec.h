@@ -30,7 +30,10 @@
  *
  * Progress: push and freeze's marking are lock-free (a push retries only when another push or
  * the freeze changed the length word; after a lost retry it pauses briefly, doubling up to a
- * bound, so that the winner runs a burst); length is wait-free; get and set are wait-free except
+ * bound, so that the winner runs a burst; and a thread whose pushes interleave with another
+ * thread's back to back waits CASK_QUEUE_BACKOFF_NS when its push returns, after the push took
+ * effect and left the in-flight count, the contention backoff of cask/queue.h); length is
+ * wait-free; get and set are wait-free except
  * that a get or set of an element whose push is still between its reservation and its
  * publication waits for that push (a few instructions, unless that pusher is preempted): they
  * are blocking in that case; freeze waits for the mutations already in flight when it starts,

@@ -3,8 +3,8 @@
  *
  * cask__pause: one spin-wait hint (the x86 `pause` instruction; elsewhere a compiler barrier).
  *
- * Contention backoff (lib/queue.c and lib/bqueue.c use it; the essay in queue.c has the
- * measurements). When two threads alternate operations on one queue, every operation finds the
+ * Contention backoff (lib/queue.c, lib/bqueue.c and vector push in lib/vec.c use it; the essay
+ * in queue.c has the measurements). When two threads alternate operations on one queue, every operation finds the
  * index, pointer and cell lines in the other core's cache and pays a transfer each (about 120 ns
  * on the 2-core machine the benchmarks run on, against about 15 ns for a whole push or pop
  * whose lines are local). A mutex avoids this by accident: its waiters sleep and the holder runs
