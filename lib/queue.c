@@ -277,11 +277,11 @@ static int cask__queue_put(cask_queue *q, cask_hp_slot *slot, void *item)
         uint64_t i = atomic_fetch_add_explicit(&t->enq, 1,
                                                memory_order_seq_cst); /* close's fetch_or; EC */
         CASK__NOISE("queue.push.reserved");
-        cask__backoff_note(&cask__backoff_state.push, t, i, CASK__BACKOFF_WINDOW_NS);
         if (i & CLOSED_BIT) {
             cask_hp_reset(slot);
             return CASK_ECLOSED;
         }
+        cask__backoff_note(&cask__backoff_state.push, t, i, CASK__BACKOFF_WINDOW_NS);
         if (i < N) {
             void *expected = NULL;
             /* Release publishes the item; seq_cst so that the waker's load of the waiter count
@@ -387,8 +387,12 @@ static int cask__queue_take(cask_queue *q, cask_hp_slot *slot, void **item)
                                                     memory_order_relaxed)) {
             cask_hp_reset(slot);
             CASK__NOISE("queue.pop.unlinked");
+            /* Reclaim functions run here may call queues; their calls must not wait (this one
+             * may be a blocking pop's re-check, registered on the eventcount). */
+            cask__backoff_hold();
             cask_hp_retire_sized(cask_hp_default_domain(), &h->retired, h, cask__qseg_reclaim,
                                  sizeof(*h));
+            cask__backoff_release();
         }
     }
 }

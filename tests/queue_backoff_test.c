@@ -6,7 +6,9 @@
  *   - the notes: a reservation further ahead than the next index is an interleaving; the next
  *     index, or a lower one (a queue or segment reused at the same address), is not; grace
  *     reservations after a wait are not looked at;
- *   - the wait: a call that ends right after an interleaved one waits and starts the grace;
+ *   - the wait: a call that ends right after an interleaved one waits and starts the grace; a
+ *     real push on each structure does, with its structure's window, unless held (a call made
+ *     from a reclaim function); refused calls (closed, frozen) decide nothing;
  *   - both queues and vector push: a thread alone never sees an interleaving and never waits;
  *     two threads taking strict turns (push then pop each turn; a push, for the vector) both
  *     see their calls interleave.
@@ -229,6 +231,82 @@ static void test_vec_turns(void)
     cask_vec_unref(shared_vec);
 }
 
+/* A real call that reserves right after a forged interleaving in its role waits, and records its
+ * structure's window. `call` makes one push; the first one learns where and at which index this
+ * thread reserves. A preemption between the forged clock read and the call's own could exceed
+ * the window, so it tries until it sees the wait, a bounded number of times. */
+static void expect_real_wait(void (*call)(void *ctx), void *ctx, uint64_t window_ns)
+{
+    cask__backoff *b = &cask__backoff_state;
+    memset(b, 0, sizeof(*b));
+    call(ctx);
+    EXPECT(b->push.where != NULL);
+    for (int tries = 0; tries < 100 && b->waits == 0; tries++) {
+        b->grace = 0;
+        b->push.index -= 1; /* the next index is now two ahead: another thread reserved */
+        b->push.interleaved_ns = cask__backoff_now_ns();
+        call(ctx);
+    }
+    EXPECT_EQ(b->waits, 1);
+    EXPECT_EQ(b->window_ns, window_ns);
+    EXPECT(b->seen == NULL);
+
+    memset(b, 0, sizeof(*b)); /* the same, held: no wait, and the decision stays pending */
+    call(ctx);
+    b->push.index -= 1;
+    b->push.interleaved_ns = cask__backoff_now_ns();
+    cask__backoff_hold();
+    call(ctx);
+    cask__backoff_release();
+    EXPECT_EQ(b->waits, 0);
+    EXPECT(b->seen == &b->push);
+    memset(b, 0, sizeof(*b));
+}
+
+static void queue_push_one(void *ctx)
+{
+    EXPECT_EQ(cask_queue_push(ctx, (void *)(uintptr_t)1), 0);
+}
+
+static void bqueue_push_one(void *ctx)
+{
+    void *x;
+    EXPECT_EQ(cask_bqueue_try_push(ctx, (void *)(uintptr_t)1), 0);
+    EXPECT_EQ(cask_bqueue_try_pop(ctx, &x), 0); /* room for the next */
+}
+
+static void vec_push_one(void *ctx)
+{
+    uint64_t x = 7;
+    EXPECT_EQ(cask_vec_push(ctx, &x, NULL), 0);
+}
+
+static void test_real_waits(void)
+{
+    cask_queue *q;
+    cask_bqueue *bq;
+    cask_vec *v;
+    EXPECT_EQ(cask_queue_create(&q), 0);
+    EXPECT_EQ(cask_bqueue_create(8, &bq), 0);
+    EXPECT_EQ(cask_vec_create(8, 4096, "backoff test", &v), 0);
+    expect_real_wait(queue_push_one, q, W);
+    expect_real_wait(bqueue_push_one, bq, 2 * W);
+    expect_real_wait(vec_push_one, v, 2 * W);
+    /* Refused calls reserve nothing and decide nothing. */
+    EXPECT_EQ(cask_queue_close(q, 1), 0);
+    EXPECT_EQ(cask_queue_push(q, (void *)(uintptr_t)1), CASK_ECLOSED);
+    EXPECT_EQ(cask_bqueue_close(bq, 1), 0);
+    EXPECT_EQ(cask_bqueue_try_push(bq, (void *)(uintptr_t)1), CASK_ECLOSED);
+    EXPECT_EQ(cask_vec_freeze(v), 0);
+    uint64_t x = 1;
+    EXPECT_EQ(cask_vec_push(v, &x, NULL), CASK_EFROZEN);
+    EXPECT(cask__backoff_state.seen == NULL);
+    EXPECT_EQ(cask__backoff_state.interleavings, 0);
+    cask_queue_destroy(q);
+    cask_bqueue_destroy(bq);
+    cask_vec_unref(v);
+}
+
 int main(void)
 {
     test_policy();
@@ -240,6 +318,7 @@ int main(void)
     test_turns(true);
     test_vec_alone();
     test_vec_turns();
+    test_real_waits();
     puts("queue_backoff_test: ok");
     return 0;
 }

@@ -26,7 +26,8 @@
  * (malloc may take a lock) and on a thread's first use of hazard pointers. pop blocks: it spins
  * briefly, then sleeps on a futex until an item arrives, the queue is closed or the timeout ends.
  * Under contention a push or pop may return CASK_QUEUE_BACKOFF_NS late (contention backoff,
- * below): the wait comes after the call took effect, holds nothing and delays no other thread.
+ * below): the wait comes after the call took effect, holds nothing and delays no other thread
+ * (a call made from a reclaim function that a queue call runs never waits).
  *
  * Memory reclamation: the queue is a list of segments. A segment that consumers have emptied is
  * unlinked and retired to the default hazard-pointer domain (cask_hp_default_domain()), which
@@ -71,7 +72,7 @@ typedef struct cask_queue cask_queue;
  * waits, nor does one whose interleaved pushes (or pops) are more than a microsecond apart.
  * 0 turns it off. Build-time, like
  * CASK_QUEUE_SEGMENT (-DCASK_QUEUE_BACKOFF_NS=...). The bounded queue (cask/bqueue.h) backs off
- * the same way.
+ * the same way, and so does vector push (cask/vec.h), both with a 2 us window.
  */
 #ifndef CASK_QUEUE_BACKOFF_NS
 #define CASK_QUEUE_BACKOFF_NS 10000

@@ -15,15 +15,17 @@
  * one to step aside next. Bursts take turns.
  *
  * "Fighting" is decided per thread from what it already has: the index its fetch-and-add
- * returned. A thread remembers, per role (push, pop), where it reserved last (a segment, a ring)
- * and which index; if its next reservation in the same place is further ahead than the next
+ * returned. A thread remembers, per role (push, pop), where it reserved last (a queue segment,
+ * a bounded queue's ring, a vector) and which index; if its next reservation in the same place is further ahead than the next
  * index, another thread reserved in between: the calls interleave. (Only "ahead" counts: a
- * segment or queue freed and allocated again at the same address starts from a low index.)
+ * segment, queue or vector freed and allocated again at the same address starts from a low
+ * index.)
  * Interleaving alone is not contention (eight threads each pushing once every ten microseconds
  * interleave on every push and never meet), so at the end of a call that saw an interleaving
  * the thread reads the clock, and steps aside only if its previous such call in the same role
  * ended less than the structure's window ago (CASK__BACKOFF_WINDOW_NS, 1 us, for the unbounded
- * queue; twice that for the bounded one, whose calls cost about twice as much): calls
+ * queue; twice that for the bounded queue and vector push, whose contended calls cost about
+ * twice as much): calls
  * interleaving back to back. So one call never makes its own thread wait; a thread alone never
  * reads the clock and never waits; a thread sharing a queue at a low rate reads the clock once
  * per interleaved call and never waits. The window is where the bet changes: while a thread
@@ -34,9 +36,11 @@
  * 1,848-1,986 / 1,714-1,835, 7 us within noise. `./cask bench queue` keeps the losing point
  * as the row queue.pairs.work.
  *
- * Every public call of the queues ends with cask__backoff_finish, after the call took effect,
- * reset its hazard slot and left the eventcount (a blocking call finishes after
- * cask__wait_for returns), so the wait holds nothing another thread needs: lock-freedom and
+ * Every public call of the queues, and vector push, ends with cask__backoff_finish, after the
+ * call took effect, reset its hazard slot and left the eventcount (a blocking call finishes
+ * after cask__wait_for returns) or the vector's in-flight count, so the wait holds nothing
+ * another thread needs; a call made by a reclaim function that a queue's retire runs inline is
+ * held (cask__backoff_hold) and never waits itself: lock-freedom and
  * every ordering argument of the queues are untouched. CASK_QUEUE_BACKOFF_NS=0 at build time
  * turns it off. The state is thread-local (defined in lib/cask.c), touched only by its own
  * thread: no atomics.
@@ -79,12 +83,14 @@ typedef struct cask__backoff {
     cask__reservation push, pop;
     cask__reservation *seen; /* the role in which this call reserved interleaved, or NULL */
     uint64_t window_ns;      /* and the window its structure uses */
+    unsigned held;           /* > 0: inside a call that must not wait (cask__backoff_hold) */
     unsigned grace;          /* reservations left before the thread may step aside again */
     uint64_t interleavings;  /* counts, for tests and debuggers: interleaved calls */
     uint64_t waits;          /* and waits */
 } cask__backoff;
 
-/* The calling thread's state (defined in lib/cask.c; one per thread, shared by all queues). */
+/* The calling thread's state (defined in lib/cask.c; one per thread, shared by every queue and
+ * vector). */
 extern _Thread_local cask__backoff cask__backoff_state;
 
 static inline uint64_t cask__backoff_now_ns(void)
@@ -102,6 +108,8 @@ static inline void cask__backoff_note(cask__reservation *r, const void *where, u
 #if CASK_QUEUE_BACKOFF_NS > 0
     cask__backoff *b = &cask__backoff_state;
     bool interleaved = r->where == where && index > r->index + 1;
+    if (r->where != where)
+        r->interleaved_ns = 0; /* a gap started elsewhere says nothing about this place */
     r->where = where;
     r->index = index;
     if (b->grace > 0)
@@ -134,13 +142,26 @@ static inline bool cask__backoff_decide(cask__backoff *b, cask__reservation *r, 
     return wait;
 }
 
+/* Calls between hold and release never wait: their finish leaves the decision to the outer
+ * call's. For code that runs other code that may use queues (reclaim functions run inline by a
+ * retire) at a point where waiting would delay other threads. Nests. */
+static inline void cask__backoff_hold(void)
+{
+    cask__backoff_state.held++;
+}
+
+static inline void cask__backoff_release(void)
+{
+    cask__backoff_state.held--;
+}
+
 /* Ends a public call: steps aside for CASK_QUEUE_BACKOFF_NS if this call and the previous
  * interleaved one came back to back. Call it after the call took effect, with nothing held. */
 static inline void cask__backoff_finish(void)
 {
 #if CASK_QUEUE_BACKOFF_NS > 0
     cask__backoff *b = &cask__backoff_state;
-    if (b->seen == NULL)
+    if (b->seen == NULL || b->held > 0)
         return;
     uint64_t now = cask__backoff_now_ns();
     if (!cask__backoff_decide(b, b->seen, now))
