@@ -37,6 +37,11 @@
  *                 rounds keep the queue full and hand room to a producer that sleeps in push (the
  *                 consumer pops one item only once the producer has refilled the queue). A lost
  *                 wake-up on either side is a hang that the watchdog reports.
+ * queue.bounded_stall
+ *                 queue.stall on a bounded queue (capacity one per thread): thread 0 parked at
+ *                 a random "queue.*" point inside try_push or try_pop (after claiming a ring
+ *                 position, holding a free index, counted as a push in flight, ...) while the
+ *                 others complete their pairs: the SCQ's lock-freedom, which bqueue.h promises.
  */
 #define _GNU_SOURCE
 #include <sched.h>
@@ -679,6 +684,13 @@ static void run_bounded_close(cask_stress_run *run)
     run_rounds_on(run, 2, 5100, close_worker, false, close_before, NULL);
 }
 
+static void run_bounded_stall(cask_stress_run *run)
+{
+    /* Capacity = threads: the parked thread holds at most one slot, every other thread needs
+     * one at a time. */
+    run_rounds_on(run, 1, 2 * QUEUE_STRESS_STALL_OPS + 64, stall_worker, false, stall_before, NULL);
+}
+
 static void run_bounded_blocking(cask_stress_run *run)
 {
     run_rounds_on(run, 2, 4 * QUEUE_STRESS_HANDOFFS, blocking_worker, false, blocking_before,
@@ -702,6 +714,8 @@ const cask_stress_scenario cask_stress_queue_scenarios[] = {
      run_bounded_split},
     {"queue.bounded_close", "bounded queue (capacity 2): close races with polling push and pop",
      run_bounded_close},
+    {"queue.bounded_stall", "bounded queue: thread 0 paused inside an operation; the others "
+                            "must still finish", run_bounded_stall},
     {"queue.bounded_blocking", "bounded queue (capacity 2): sleeping push and pop; a lost "
                                "wake-up is a hang", run_bounded_blocking},
 };
