@@ -66,10 +66,10 @@ static inline void cask__pause(void)
 }
 
 /* Two interleaved calls of one thread in one role closer than this are contention (the
- * unbounded queue's window; the bounded queue, whose calls cost about twice as much, passes
- * twice this). */
+ * unbounded queue's window; the bounded queue and vector push, whose contended calls cost about
+ * twice as much, pass twice this). */
 #define CASK__BACKOFF_WINDOW_NS 1000u
-/* Operations after a wait during which the thread does not step aside again. */
+/* Reservations after a wait during which the thread does not step aside again. */
 #define CASK__BACKOFF_GRACE 16u
 
 /* Where a thread reserved last in one role, and which index. */
