@@ -172,8 +172,7 @@ static void cask__scq_enqueue(cask_bqueue *q, cask__scq *r, uint64_t index)
         uint64_t t = atomic_fetch_add_explicit(&r->tail, 1, memory_order_seq_cst); /* deq's load; EC */
         CASK__NOISE("queue.bq.enq.claimed");
         if (r == &q->aq)
-            cask__backoff_note(&cask__backoff_state.push, r, t,
-                               2 * CASK__BACKOFF_WINDOW_NS);
+            cask__backoff_note(&cask__backoff_state.push, r, t, CASK__BACKOFF_WIDE_WINDOW_NS);
         uint64_t tcycle = cask__scq_cycle_of_pos(q, t);
         _Atomic uint64_t *slot = cask__scq_entry(q, r, t);
         /* Acquire: the dequeuer that freed the entry is done with it. */
@@ -221,8 +220,7 @@ static int64_t cask__scq_dequeue(cask_bqueue *q, cask__scq *r)
                                                memory_order_seq_cst); /* Head <= T test; EC */
         CASK__NOISE("queue.bq.deq.claimed");
         if (r == &q->aq)
-            cask__backoff_note(&cask__backoff_state.pop, r, h,
-                               2 * CASK__BACKOFF_WINDOW_NS);
+            cask__backoff_note(&cask__backoff_state.pop, r, h, CASK__BACKOFF_WIDE_WINDOW_NS);
         uint64_t hcycle = cask__scq_cycle_of_pos(q, h);
         _Atomic uint64_t *slot = cask__scq_entry(q, r, h);
         /* Acquire: data[index] (B2). */

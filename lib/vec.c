@@ -429,7 +429,7 @@ int cask_vec_push(cask_vec *v, const void *elem, size_t *index)
         s = atomic_load_explicit(&v->state, memory_order_seq_cst); /* seq_cst: as the first load above */
     }
     CASK__NOISE("vec.push.reserved");
-    cask__backoff_note(&cask__backoff_state.push, v, i, 2 * CASK__BACKOFF_WINDOW_NS);
+    cask__backoff_note(&cask__backoff_state.push, v, i, CASK__BACKOFF_WIDE_WINDOW_NS);
     cask__vec_store(v, i, elem);
     atomic_store_explicit(&v->ready[i], 1, memory_order_release); /* release: pairs with the acquire load in cask__vec_wait_ready */
     if (index != NULL)

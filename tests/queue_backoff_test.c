@@ -147,9 +147,12 @@ static void test_alone(bool bounded)
     EXPECT_EQ(cask__backoff_state.waits, 0);
 }
 
-/* Two threads, strict turns: thread k acts when turn % 2 == k. */
+/* Two threads, strict turns: thread k calls turn_action(x) for x = 2r + k when turn == x; each
+ * records the interleavings its own thread saw. */
 static anyq shared;
+static cask_vec *shared_vec;
 static _Atomic unsigned turn;
+static void (*turn_action)(uint64_t x);
 static uint64_t seen_interleavings[2];
 
 static void *taker(void *arg)
@@ -159,22 +162,33 @@ static void *taker(void *arg)
     for (unsigned r = 0; r < ROUNDS; r++) {
         while (atomic_load_explicit(&turn, memory_order_acquire) != 2 * r + k) /* the release below */
             cask__pause();
-        anyq_push_pop(&shared, 2 * r + k + 1);
+        turn_action(2 * r + k);
         atomic_store_explicit(&turn, 2 * r + k + 1, memory_order_release); /* the loads above */
     }
     seen_interleavings[k] = cask__backoff_state.interleavings;
     return NULL;
 }
 
-static void test_turns(bool bounded)
+static void run_turns(void (*action)(uint64_t x))
 {
-    anyq_create(&shared, bounded);
+    turn_action = action;
     atomic_store_explicit(&turn, 0, memory_order_relaxed); /* before the threads exist */
     pthread_t t[2];
     for (uintptr_t k = 0; k < 2; k++)
         EXPECT_EQ(pthread_create(&t[k], NULL, taker, (void *)k), 0);
     for (int k = 0; k < 2; k++)
         EXPECT_EQ(pthread_join(t[k], NULL), 0);
+}
+
+static void queue_turn(uint64_t x)
+{
+    anyq_push_pop(&shared, (uintptr_t)x + 1);
+}
+
+static void test_turns(bool bounded)
+{
+    anyq_create(&shared, bounded);
+    run_turns(queue_turn);
     /* Each turn's push and pop follow the other thread's, so both calls interleave; at worst 16
      * grace reservations follow each pair of them: at least 2 * ROUNDS * 2 / 18 counted. */
     for (int k = 0; k < 2; k++)
@@ -183,8 +197,6 @@ static void test_turns(bool bounded)
 }
 
 /* Vector push (lib/vec.c) backs off the same way: alone, never; strict turns, both see it. */
-static cask_vec *shared_vec;
-
 static void test_vec_alone(void)
 {
     memset(&cask__backoff_state, 0, sizeof(cask__backoff_state));
@@ -199,32 +211,17 @@ static void test_vec_alone(void)
     EXPECT_EQ(cask__backoff_state.waits, 0);
 }
 
-static void *vec_taker(void *arg)
+static void vec_turn(uint64_t x)
 {
-    unsigned k = (unsigned)(uintptr_t)arg;
-    memset(&cask__backoff_state, 0, sizeof(cask__backoff_state));
-    for (unsigned r = 0; r < ROUNDS; r++) {
-        while (atomic_load_explicit(&turn, memory_order_acquire) != 2 * r + k) /* the release below */
-            cask__pause();
-        uint64_t x = 2 * r + k;
-        size_t index;
-        EXPECT_EQ(cask_vec_push(shared_vec, &x, &index), 0);
-        EXPECT_EQ(index, x);
-        atomic_store_explicit(&turn, 2 * r + k + 1, memory_order_release); /* the loads above */
-    }
-    seen_interleavings[k] = cask__backoff_state.interleavings;
-    return NULL;
+    size_t index;
+    EXPECT_EQ(cask_vec_push(shared_vec, &x, &index), 0);
+    EXPECT_EQ(index, x);
 }
 
 static void test_vec_turns(void)
 {
     EXPECT_EQ(cask_vec_create(8, 2 * ROUNDS, "backoff test", &shared_vec), 0);
-    atomic_store_explicit(&turn, 0, memory_order_relaxed); /* before the threads exist */
-    pthread_t t[2];
-    for (uintptr_t k = 0; k < 2; k++)
-        EXPECT_EQ(pthread_create(&t[k], NULL, vec_taker, (void *)k), 0);
-    for (int k = 0; k < 2; k++)
-        EXPECT_EQ(pthread_join(t[k], NULL), 0);
+    run_turns(vec_turn);
     /* One push per turn, each interleaved; at worst 16 grace pushes follow each pair. */
     for (int k = 0; k < 2; k++)
         EXPECT(seen_interleavings[k] >= ROUNDS / 16);

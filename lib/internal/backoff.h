@@ -65,10 +65,11 @@ static inline void cask__pause(void)
 #endif
 }
 
-/* Two interleaved calls of one thread in one role closer than this are contention (the
- * unbounded queue's window; the bounded queue and vector push, whose contended calls cost about
- * twice as much, pass twice this). */
+/* Two interleaved calls of one thread in one role closer than this are contention: the
+ * unbounded queue's window, and the wide one of the bounded queue and vector push, whose
+ * contended calls cost about twice as much. */
 #define CASK__BACKOFF_WINDOW_NS 1000u
+#define CASK__BACKOFF_WIDE_WINDOW_NS (2 * CASK__BACKOFF_WINDOW_NS)
 /* Reservations after a wait during which the thread does not step aside again. */
 #define CASK__BACKOFF_GRACE 16u
 
