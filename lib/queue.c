@@ -105,6 +105,18 @@
  * (backoff.h has the sweep; row queue.pairs.work, where the mutex queue is ahead either way).
  * The wait holds nothing, so progress and the orderings below are those without it.
  *
+ * Empty-poll pause (same header). A try_pop that finds the queue empty right after the thread's
+ * previous try_pop found it empty waits CASK_QUEUE_EMPTY_PAUSE_NS (1 us; at most 4 times in a
+ * row) after answering. With one producer and a consumer spinning on try_pop (1p1c), the
+ * consumer is faster, so the queue is mostly empty and each poll reads enq, next and the cell the
+ * producer writes next: every push then found those lines in the other core and paid the
+ * transfer, about 100 ns per operation. Paused, the consumer leaves the producer a microsecond
+ * to fill cells from its own cache, then takes them a line (8 cells) per transfer: 1p1c 30-35 ns,
+ * 2p2c 68 -> 60 ns; 4p4c (8 threads on 2 cores) 96-100 -> 104-112 ns, since a paused consumer
+ * still holds its core (the bench's consumers yield after 64 empty tries; with no limit on the
+ * pauses in a row that took 64 us instead of a few). 250 ns gave 30 ns, 4 us 23 ns (same runs,
+ * Intel Xeon, 2 cores): 1 us bounds the added latency of an item that arrives during a pause.
+ *
  * Linearization points: an accepted push at its successful cell CAS or link CAS (its position is
  * its index, and no pop took that index earlier, by Q3); a refused push at the FAA that returned
  * CLOSED or the load that found CLOSED_LINK; a pop of an item at the load or XCHG that got it;
@@ -422,6 +434,8 @@ int cask_queue_try_pop(cask_queue *q, void **item)
     if (rc != 0)
         return rc;
     rc = cask__queue_take(q, slot, item);
+    if (rc == CASK_EEMPTY)
+        cask__backoff_empty(q);
     cask__backoff_finish();
     return rc;
 }

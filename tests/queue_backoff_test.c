@@ -12,7 +12,12 @@
  *   - both queues and vector push: a thread alone never sees an interleaving and never waits;
  *     two threads taking strict turns (push then pop each turn; a push, for the vector) both
  *     see their calls interleave.
- * Nothing here asserts a duration: what the backoff buys is measured by `./cask bench queue`.
+ *   - the empty-poll pause: the 2nd to (CASK__EMPTY_PAUSES + 1)th try-pop in a row that finds
+ *     the same queue empty pauses, for at least CASK_QUEUE_EMPTY_PAUSE_NS; the first does not,
+ *     nor do later ones, nor polls alternating between two queues, nor a poll after any other
+ *     push or pop of the thread, nor a held call; blocking pops never do.
+ * The only duration asserted is that lower bound: what the backoff buys is measured by
+ * `./cask bench queue`.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -125,6 +130,12 @@ static void anyq_push_pop(anyq *a, uintptr_t item)
         EXPECT_EQ(cask_queue_try_pop(a->q, &x), 0);
     }
     EXPECT_EQ((uintptr_t)x, item);
+}
+
+static int anyq_try_pop(anyq *a)
+{
+    void *x;
+    return a->bq != NULL ? cask_bqueue_try_pop(a->bq, &x) : cask_queue_try_pop(a->q, &x);
 }
 
 static void anyq_destroy(anyq *a)
@@ -304,6 +315,58 @@ static void test_real_waits(void)
     cask_vec_unref(v);
 }
 
+static void test_empty_pauses(bool bounded)
+{
+    cask__backoff *b = &cask__backoff_state;
+    anyq a, other;
+    anyq_create(&a, bounded);
+    anyq_create(&other, bounded);
+    memset(b, 0, sizeof(*b));
+    EXPECT_EQ(anyq_try_pop(&a), CASK_EEMPTY); /* the first empty answer: no pause */
+    EXPECT_EQ(b->empty_waits, 0);
+    uint64_t start = cask__backoff_now_ns();
+    EXPECT_EQ(anyq_try_pop(&a), CASK_EEMPTY); /* again, back to back: pauses */
+    EXPECT(cask__backoff_now_ns() - start >= CASK_QUEUE_EMPTY_PAUSE_NS);
+    EXPECT_EQ(b->empty_waits, 1);
+    for (unsigned k = 1; k < CASK__EMPTY_PAUSES + 5; k++)
+        EXPECT_EQ(anyq_try_pop(&a), CASK_EEMPTY);
+    EXPECT_EQ(b->empty_waits, CASK__EMPTY_PAUSES); /* then the caller's loop decides */
+
+    anyq_push_pop(&a, 5); /* any other push or pop ends the run */
+    EXPECT_EQ(anyq_try_pop(&a), CASK_EEMPTY);
+    EXPECT_EQ(b->empty_waits, CASK__EMPTY_PAUSES);
+    EXPECT_EQ(anyq_try_pop(&a), CASK_EEMPTY);
+    EXPECT_EQ(b->empty_waits, CASK__EMPTY_PAUSES + 1);
+
+    memset(b, 0, sizeof(*b)); /* polling two queues in turn never pauses */
+    for (int k = 0; k < 10; k++) {
+        EXPECT_EQ(anyq_try_pop(&a), CASK_EEMPTY);
+        EXPECT_EQ(anyq_try_pop(&other), CASK_EEMPTY);
+    }
+    EXPECT_EQ(b->empty_waits, 0);
+
+    memset(b, 0, sizeof(*b)); /* held calls (made by a reclaim function) never pause */
+    cask__backoff_hold();
+    for (int k = 0; k < 4; k++)
+        EXPECT_EQ(anyq_try_pop(&a), CASK_EEMPTY);
+    cask__backoff_release();
+    EXPECT_EQ(b->empty_waits, 0);
+    EXPECT(b->empty_now == NULL);
+
+    memset(b, 0, sizeof(*b)); /* a blocking pop that times out at once is not a try-pop */
+    void *x;
+    for (int k = 0; k < 4; k++) {
+        if (bounded)
+            EXPECT_EQ(cask_bqueue_pop(a.bq, &x, 0), CASK_ETIMEDOUT);
+        else
+            EXPECT_EQ(cask_queue_pop(a.q, &x, 0), CASK_ETIMEDOUT);
+    }
+    EXPECT_EQ(b->empty_waits, 0);
+    anyq_destroy(&a);
+    anyq_destroy(&other);
+    memset(b, 0, sizeof(*b));
+}
+
 int main(void)
 {
     test_policy();
@@ -316,6 +379,8 @@ int main(void)
     test_vec_alone();
     test_vec_turns();
     test_real_waits();
+    test_empty_pauses(false);
+    test_empty_pauses(true);
     puts("queue_backoff_test: ok");
     return 0;
 }

@@ -25,7 +25,9 @@
  * stated plainly: a producer paused in the middle of try_push delays the moment pops start
  * returning CASK_ECLOSED after a close (they return CASK_EEMPTY until it finishes), because its
  * item may still be accepted; it delays nothing else. Under contention a call may return
- * CASK_QUEUE_BACKOFF_NS late, after it took effect: the contention backoff of cask/queue.h.
+ * CASK_QUEUE_BACKOFF_NS late, after it took effect: the contention backoff of cask/queue.h; a
+ * try_pop that finds the queue empty again right after this thread's previous one did may
+ * return CASK_QUEUE_EMPTY_PAUSE_NS late (the empty-poll pause, also there).
  *
  * Memory: everything is allocated by create (about 40 bytes per unit of capacity, rounded up to a
  * power of two) and freed by destroy. Items are the caller's: the queue stores the pointers.
@@ -101,7 +103,8 @@ int cask_bqueue_push(cask_bqueue *queue, void *item, int64_t timeout_ns);
  * Returns 0 and sets *item; CASK_EEMPTY if the queue was empty at some moment during the call;
  * CASK_ECLOSED if it is closed and every accepted item has been popped; CASK_EINVAL if item is
  * NULL. *item and the queue are unchanged on failure.
- * Context: any thread; never sleeps. Progress: lock-free; never allocates.
+ * Context: any thread; never sleeps (it may spin CASK_QUEUE_EMPTY_PAUSE_NS before answering
+ * CASK_EEMPTY again: cask/queue.h). Progress: lock-free; never allocates.
  * Ordering: on success, acquire (pairs with the item's push); CASK_ECLOSED: acquire (pairs
  * with the close); CASK_EEMPTY: none. Memory: ownership of the item passes to the caller.
  */

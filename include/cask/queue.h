@@ -27,7 +27,9 @@
  * briefly, then sleeps on a futex until an item arrives, the queue is closed or the timeout ends.
  * Under contention a push or pop may return CASK_QUEUE_BACKOFF_NS late (contention backoff,
  * below): the wait comes after the call took effect, holds nothing and delays no other thread
- * (a call made from a reclaim function that a queue call runs never waits).
+ * (a call made from a reclaim function that a queue call runs never waits). A try_pop that finds
+ * the queue empty right after this thread's previous try_pop found it empty may return up to
+ * CASK_QUEUE_EMPTY_PAUSE_NS late (empty-poll pause, below).
  *
  * Memory reclamation: the queue is a list of segments. A segment that consumers have emptied is
  * unlinked and retired to the default hazard-pointer domain (cask_hp_default_domain()), which
@@ -78,6 +80,25 @@ typedef struct cask_queue cask_queue;
 #define CASK_QUEUE_BACKOFF_NS 10000
 #endif
 
+/*
+ * Empty-poll pause: a thread that polls one queue with try_pop and keeps finding it empty (the
+ * 2nd to 5th try_pop in a row on the same queue that says CASK_EEMPTY, with no other push or pop
+ * of the thread in between) waits this many nanoseconds before the call returns, touching no
+ * shared memory. Why: each empty poll reads the producer's index and cell lines, so a consumer
+ * that spins on an empty queue takes them out of the producer's cache before every push; with
+ * one producer and one spinning consumer that made every item cost a round trip between the
+ * cores (1p1c: 100 ns per operation; with the pause, 30-35 ns: the producer fills cells from
+ * its own cache and the consumer takes them a line at a time; `./cask bench queue`). The price:
+ * an item pushed while its consumer pauses reaches it up to this much later; the first empty
+ * answer, polls that alternate between queues, and polls after the 5th in a row (the caller's
+ * loop may yield or sleep then) return at once; pop (blocking) and the bounded queue's pop
+ * never pause this way (try_pop of cask/bqueue.h does). 0 turns it off; build-time
+ * (-DCASK_QUEUE_EMPTY_PAUSE_NS=...).
+ */
+#ifndef CASK_QUEUE_EMPTY_PAUSE_NS
+#define CASK_QUEUE_EMPTY_PAUSE_NS 1000
+#endif
+
 /* Timeout for cask_queue_pop meaning "wait as long as it takes". */
 #define CASK_QUEUE_FOREVER INT64_C(-1)
 
@@ -124,7 +145,8 @@ int cask_queue_push(cask_queue *queue, void *item);
  * CASK_ECLOSED if the queue is closed and every accepted item has been popped; CASK_EINVAL if
  * item is NULL; CASK_ENOMEM if this thread's hazard-pointer record could not be allocated.
  * *item is untouched on failure, and so is the queue.
- * Context: any thread; never sleeps. Progress: lock-free.
+ * Context: any thread; never sleeps (it may spin CASK_QUEUE_EMPTY_PAUSE_NS before answering
+ * CASK_EEMPTY again; see above). Progress: lock-free.
  * Ordering: on success, acquire, pairing with the push of the item (see push). CASK_ECLOSED:
  * acquire, pairing with the close: the closer's earlier writes (and the reason) are visible.
  * CASK_EEMPTY: none.

@@ -42,7 +42,14 @@
  * another thread needs; a call made by a reclaim function that a queue's retire runs inline is
  * held (cask__backoff_hold) and never waits itself: lock-freedom and
  * every ordering argument of the queues are untouched. CASK_QUEUE_BACKOFF_NS=0 at build time
- * turns it off. The state is thread-local (defined in lib/cask.c), touched only by its own
+ * turns it off.
+ *
+ * The empty-poll pause (cask/queue.h, CASK_QUEUE_EMPTY_PAUSE_NS) is the same idea for a consumer
+ * spinning on an empty queue: each of its polls reads the lines the producer writes next, so
+ * every push found them in the consumer's cache. A try-pop that says "empty" marks the call
+ * (cask__backoff_empty); the finish pauses if the thread's previous push or pop was a try-pop
+ * that found the same queue empty, for at most CASK__EMPTY_PAUSES calls in a row, so that a
+ * caller whose loop yields or sleeps after some empty tries gets there soon. The state is thread-local (defined in lib/cask.c), touched only by its own
  * thread: no atomics.
  */
 #ifndef CASK_INTERNAL_BACKOFF_H
@@ -73,6 +80,9 @@ static inline void cask__pause(void)
 /* Reservations after a wait during which the thread does not step aside again. */
 #define CASK__BACKOFF_GRACE 16u
 
+/* Empty-poll pauses in a row, at most (the 2nd to 5th empty try-pop; see cask/queue.h). */
+#define CASK__EMPTY_PAUSES 4u
+
 /* Where a thread reserved last in one role, and which index. */
 typedef struct cask__reservation {
     const void *where;
@@ -86,8 +96,12 @@ typedef struct cask__backoff {
     uint64_t window_ns;      /* and the window its structure uses */
     unsigned held;           /* > 0: inside a call that must not wait (cask__backoff_hold) */
     unsigned grace;          /* reservations left before the thread may step aside again */
+    const void *empty_now;   /* this call is a try-pop that found this queue empty, or NULL */
+    const void *empty_last;  /* and the previous call's, if it was one */
+    unsigned empty_run;      /* try-pops in a row that found empty_last empty */
     uint64_t interleavings;  /* counts, for tests and debuggers: interleaved calls */
     uint64_t waits;          /* and waits */
+    uint64_t empty_waits;    /* and pauses after a try-pop found its queue empty again */
 } cask__backoff;
 
 /* The calling thread's state (defined in lib/cask.c; one per thread, shared by every queue and
@@ -156,22 +170,57 @@ static inline void cask__backoff_release(void)
     cask__backoff_state.held--;
 }
 
-/* Ends a public call: steps aside for CASK_QUEUE_BACKOFF_NS if this call and the previous
- * interleaved one came back to back. Call it after the call took effect, with nothing held. */
+/* Marks the current call as a try-pop that found the queue at `where` empty. */
+static inline void cask__backoff_empty(const void *where)
+{
+    cask__backoff_state.empty_now = where;
+}
+
+/* Spins on pause hints (no shared memory touched) until ns have passed since now. */
+static inline void cask__backoff_wait_ns(uint64_t now, uint64_t ns)
+{
+    uint64_t end = now + ns;
+    while (cask__backoff_now_ns() < end)
+        for (int i = 0; i < 16; i++)
+            cask__pause();
+}
+
+/* The empty-poll pause: the 2nd to (CASK__EMPTY_PAUSES + 1)th try-pop in a row of this thread
+ * that finds the same queue empty, with no other push or pop of the thread in between, waits
+ * CASK_QUEUE_EMPTY_PAUSE_NS before it returns. A held (nested) call leaves the run alone. */
+static inline void cask__backoff_empty_finish(cask__backoff *b)
+{
+    const void *empty = b->empty_now;
+    b->empty_now = NULL;
+#if CASK_QUEUE_EMPTY_PAUSE_NS > 0
+    if (b->held > 0)
+        return;
+    b->empty_run = empty != NULL && empty == b->empty_last ? b->empty_run + 1 : 0;
+    b->empty_last = empty;
+    if (b->empty_run > 0 && b->empty_run <= CASK__EMPTY_PAUSES) {
+        b->empty_waits++;
+        cask__backoff_wait_ns(cask__backoff_now_ns(), CASK_QUEUE_EMPTY_PAUSE_NS);
+    }
+#else
+    (void)empty;
+#endif
+}
+
+/* Ends a public call: the empty-poll pause (above); then steps aside for
+ * CASK_QUEUE_BACKOFF_NS if this call and the previous interleaved one came back to back. Call it
+ * after the call took effect, with nothing held. */
 static inline void cask__backoff_finish(void)
 {
-#if CASK_QUEUE_BACKOFF_NS > 0
     cask__backoff *b = &cask__backoff_state;
+    cask__backoff_empty_finish(b);
+#if CASK_QUEUE_BACKOFF_NS > 0
     if (b->seen == NULL || b->held > 0)
         return;
     uint64_t now = cask__backoff_now_ns();
     if (!cask__backoff_decide(b, b->seen, now))
         return;
     b->waits++;
-    uint64_t end = now + CASK_QUEUE_BACKOFF_NS;
-    while (cask__backoff_now_ns() < end)
-        for (int i = 0; i < 16; i++)
-            cask__pause();
+    cask__backoff_wait_ns(now, CASK_QUEUE_BACKOFF_NS);
     b->grace = CASK__BACKOFF_GRACE;
 #endif
 }
