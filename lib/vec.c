@@ -17,8 +17,8 @@
  * sets and reserves in flight ("active == 0" below: every stripe reads 0), and `pushed`, the
  * pushes completed ("pushed" below: the sum over the stripes).
  *
- *   push:   loop { s = state (relaxed: only the CAS's expected value); fail if CLOSING; commit
- *           the page of index len(s); CAS state s -> s + 1 (seq_cst); on failure back off };
+ *   push:   loop { s = state (acquire); fail if CLOSING; commit the page of index len(s); CAS
+ *           state s -> s + 1 (seq_cst); on failure back off };
  *           store the element (release); ready[i] = 1 (release); if i opens a 64 KiB chunk,
  *           prefault the chunk two ahead; pushed += 1 (seq_cst), then wake a sleeping freeze.
  *   set:    active += 1 (seq_cst); s = state (seq_cst); fail if CLOSING or i >= len(s); wait for
@@ -44,7 +44,11 @@
  * counts itself, and no push can reserve after C, so the count stops at exactly len(s). The
  * increments are seq_cst RMWs (release) after the element and ready stores, and continue the
  * release sequence on their stripe, so the freeze's loads that sum to len(s) acquire every
- * pushed element. Why a set or reserve lands before the freeze or fails (Dekker through
+ * pushed element. A push whose CAS fails after C may still be committing pages (it committed
+ * the page of index len before its CAS), but never the frozen ones: its acquire load of state
+ * synchronised with the CAS that wrote that length, whose pusher had committed the pages below
+ * it, so its load of `committed` reads at least the length and it commits only pages past
+ * round_pages(length), which the freeze does not protect or checksum. Why a set or reserve lands before the freeze or fails (Dekker through
  * seq_cst): it does (A) its stripe += 1 then (B) reads state; a freeze does (C) the fetch_or on
  * state then (D) reads every stripe. All are seq_cst, so in the single total order either B
  * comes before C, and then A comes before the freeze's read of that stripe, so the freeze waits
@@ -78,8 +82,8 @@
  * priority, 1.93x in a quiet run at normal priority (docs/bench/results.md).
  * After that, the queues' contention backoff (lib/internal/backoff.h), noting the reserved
  * index with a 2 us window: a push that finds another thread's push since its own previous one,
- * back to back, waits 10 us once it is done (out of the in-flight count, so a freeze never
- * waits for it) and the other pusher runs a burst. Measured (`./cask bench vec`, 2 threads,
+ * back to back, waits 10 us once it is done (after it counted itself complete, so a freeze
+ * never waits for it) and the other pusher runs a burst. Measured (`./cask bench vec`, 2 threads,
  * three runs each): push with growth 98-107 -> 70-75 ns, push into reserved room 203-224 ->
  * 101-134 ns; 1 thread unchanged. The mutex array's figure in the same runs moved between 137
  * and 500 ns from run to run, so its ratio did too (1.8-2.7x with growth). Reserving
@@ -93,9 +97,10 @@
  * in flight) free of system calls; sleeping instead of yielding keeps a freeze from competing
  * for the processor with the writers it waits for.
  * Why frozen readers may use plain loads: FROZEN and view.frozen are stored with release after
- * the freeze's load saw active == 0, which every finished mutation's decrement precedes (a
- * release sequence on each stripe); a reader that sees either (acquire) therefore sees every
- * element write. No write follows until an in-place thaw, which needs the only reference.
+ * the freeze's loads saw every stripe's n at 0, which every finished set's or reserve's
+ * decrement precedes, and the pushed counts summing to the length, which every successful
+ * push's increment precedes (release sequences on each stripe); a reader that sees either
+ * (acquire) therefore sees every element write. No write follows until an in-place thaw, which needs the only reference.
  * Why the inline frozen get is enough: a frozen vector's elements never change, so an acquire
  * load of one pointer (a plain load on x86-64), a bounds check and a fixed-size copy are all a
  * get needs: the cost of indexing an array, plus one predictable branch.
@@ -343,6 +348,7 @@ static void cask__vec_pushed(cask_vec *v)
 {
     unsigned k = cask__vec_my_stripe();
     atomic_fetch_add_explicit(&v->active[k].pushed, 1, memory_order_seq_cst); /* seq_cst: release for freeze's seq_cst loads in cask__vec_quiet (our writes precede the freeze), and, with the waiters load in cask__ec_notify, the Dekker pair with cask__ec_prepare */
+    CASK__NOISE("vec.push.counted");
     cask__ec_notify(&v->drained);
 }
 
@@ -360,8 +366,9 @@ static bool cask__vec_quiet(cask_vec *v, size_t len)
     return pushed == len;
 }
 
-/* Freeze: waits until no mutation is in flight. Spins briefly (a mutation is a few dozen
- * instructions), then sleeps on the eventcount until the last one leaves. */
+/* Freeze: waits until no set or reserve is in flight and `len` pushes have completed. Spins
+ * briefly (a mutation is a few dozen instructions), then sleeps on the eventcount until the
+ * last one leaves or completes. */
 static void cask__vec_wait_drained(cask_vec *v, size_t len)
 {
     for (int spin = 0; spin < 128; spin++) {
@@ -428,8 +435,11 @@ int cask_vec_create(size_t elem_size, size_t max_len, const char *name, cask_vec
 int cask_vec_push(cask_vec *v, const void *elem, size_t *index)
 {
     int rc = 0;
-    /* Only the expected value for the CAS, which alone orders this push with a freeze. */
-    uint64_t s = atomic_load_explicit(&v->state, memory_order_relaxed);
+    /* The CAS alone orders this push with a freeze; acquire: pairs with the reservation CAS that
+     * wrote this length (release), whose pusher committed the pages below it first, so that
+     * cask__vec_commit below never touches pages a freeze may be protecting. */
+    uint64_t s = atomic_load_explicit(&v->state, memory_order_acquire);
+    CASK__NOISE("vec.push.loaded");
     size_t i;
     unsigned spins = CASK__VEC_BACKOFF_MIN;
     for (;;) {
@@ -454,7 +464,7 @@ int cask_vec_push(cask_vec *v, const void *elem, size_t *index)
          * its own cache), then start again from the current length. */
         CASK__NOISE("vec.push.backoff");
         cask__vec_backoff(&spins);
-        s = atomic_load_explicit(&v->state, memory_order_relaxed); /* as the first load above */
+        s = atomic_load_explicit(&v->state, memory_order_acquire); /* acquire: as the first load above */
     }
     CASK__NOISE("vec.push.reserved");
     cask__backoff_note(&cask__backoff_state.push, v, i, CASK__BACKOFF_WIDE_WINDOW_NS);
@@ -531,7 +541,7 @@ size_t cask_vec_length(const cask_vec *v)
 int cask_vec_freeze_at(cask_vec *v, const char *file, int line)
 {
     CASK__REQUIRE(v != NULL, "vector", v, "cask_vec_freeze(NULL)", "pass a vector");
-    uint64_t s = atomic_fetch_or_explicit(&v->state, CASK__VEC_CLOSING, memory_order_seq_cst); /* seq_cst: the freeze's linearization point; Dekker half C, pairs with the state loads and CAS in push and set */
+    uint64_t s = atomic_fetch_or_explicit(&v->state, CASK__VEC_CLOSING, memory_order_seq_cst); /* seq_cst: the freeze's linearization point; Dekker half C with set's and reserve's state loads; an RMW of the word push's CAS compares */
     if (s & CASK__VEC_CLOSING)
         return CASK_EFROZEN;
     CASK__NOISE("vec.freeze.closing");
@@ -543,7 +553,7 @@ int cask_vec_freeze_at(cask_vec *v, const char *file, int line)
     if (rc != 0) {
         /* Undo: the vector is mutable again, unchanged (mutations that ran meanwhile failed
          * with CASK_EFROZEN: they saw a freeze in progress). */
-        atomic_fetch_and_explicit(&v->state, ~CASK__VEC_CLOSING, memory_order_release); /* release: pairs with the seq_cst state loads in push and set (they may mutate again) */
+        atomic_fetch_and_explicit(&v->state, ~CASK__VEC_CLOSING, memory_order_release); /* release: pairs with the state loads in push (acquire) and set (seq_cst): they may mutate again */
         return rc;
     }
     atomic_fetch_or_explicit(&v->state, CASK__VEC_FROZEN, memory_order_release); /* release: pairs with the acquire loads of state in get, length and is_frozen */
@@ -614,6 +624,9 @@ int cask_vec_thaw(cask_vec **vp)
     }
     memcpy(copy->data, v->data, len * v->elem_size);
     memset((void *)copy->ready, 1, len);
+    /* The copy's len elements count as completed pushes, or its first freeze would wait for
+     * them forever (the counts must add up to the length). */
+    atomic_store_explicit(&copy->active[0].pushed, len, memory_order_relaxed); /* not shared yet */
     atomic_store_explicit(&copy->state, (uint64_t)len, memory_order_relaxed); /* not shared yet */
     *vp = copy;
     cask_vec_unref(v);

@@ -14,8 +14,8 @@
  * vec.thaw_refs    Rounds: a frozen vector is shared by every thread; all read it (the frozen
  *                  array with a four-lane FNV checksum of every element, compared with the one
  *                  taken at the freeze, and cask_vec_get) and drop their reference, while one
- *                  thread thaws its own (in place if it was the last holder, a copy otherwise)
- *                  and checks the contents.
+ *                  thread thaws its own (in place if it was the last holder, a copy otherwise),
+ *                  checks the contents, sets, pushes and freezes it again.
  * vec.growth       Rounds: producers push pointers to fresh items (each producer its own stripe
  *                  of producer id and sequence numbers, each item carrying a checksum) and now
  *                  and then replace one of their own earlier elements with a fresh copy
@@ -231,6 +231,11 @@ static void thaw_worker(cask_stress_run *run, int index, void *arg)
     x = 1;
     if (cask_vec_set(mine, 0, &x) != 0 || cask_vec_push(mine, &x, NULL) != 0)
         cask_stress_fail(run, "invariant: the thawed vector is not mutable");
+    /* A copy or the same vector: either freezes again, with the push above in it (a freeze that
+     * waited for pushes the copy never made would hang here, and the watchdog says so). */
+    if (cask_vec_freeze(mine) != 0 || cask_vec_length(mine) != len + 1)
+        cask_stress_fail(run, "invariant: the thawed vector does not freeze again with %zu elements",
+                         len + 1);
     cask_vec_unref(mine);
     cask_stress_add_ops(run, len);
 }

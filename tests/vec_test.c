@@ -1,7 +1,8 @@
 /*
  * vec_test.c: freezable vectors. Push, get, set and length while mutable; every element size;
  * freeze makes mutations fail with CASK_EFROZEN and the elements one C array; thaw works in place
- * for the sole owner and copies otherwise; a write through the frozen array is reported (trap in
+ * for the sole owner and copies otherwise, and either freezes again (with pushes made after the
+ * thaw, and without any); a write through the frozen array is reported (trap in
  * checked builds, checksum in unchecked ones: this file is also built against
  * //:cask_unchecked); and producers racing a freeze lose nothing: every push that succeeded is
  * in the frozen vector exactly once, every other one failed with CASK_EFROZEN. A freeze that
@@ -93,6 +94,14 @@ static void test_freeze_thaw(void)
     EXPECT_EQ(cask_vec_get(v, 3, &got), 0);
     EXPECT_EQ(got, 5);
     EXPECT_EQ(cask_vec_length(v), 1000);
+    /* the copy freezes again (its freeze waits for no push that never happened), and again
+     * after pushes of its own */
+    EXPECT_EQ(cask_vec_freeze(v), 0);
+    EXPECT_EQ(cask_vec_length(v), 1000);
+    EXPECT_EQ(cask_vec_thaw(&v), 0); /* sole owner of the copy: in place */
+    EXPECT_EQ(cask_vec_push(v, &x, NULL), 0);
+    EXPECT_EQ(cask_vec_freeze(v), 0);
+    EXPECT_EQ(cask_vec_length(v), 1001);
 
     /* sole owner: thaw in place */
     EXPECT_EQ(cask_vec_thaw(&shared), 0);
@@ -100,12 +109,15 @@ static void test_freeze_thaw(void)
     EXPECT_EQ(cask_vec_push(shared, &x, NULL), 0);
     EXPECT_EQ(cask_vec_length(shared), 1001);
     EXPECT_EQ(cask_vec_thaw(&shared), CASK_EINVAL); /* not frozen */
+    EXPECT_EQ(cask_vec_freeze(shared), 0); /* frozen again, with the push made after the thaw */
+    EXPECT_EQ(cask_vec_length(shared), 1001);
+    EXPECT_EQ(((const uint64_t *)cask_vec_frozen_data(shared))[1000], x);
     cask_vec_unref(shared);
     cask_vec_unref(v);
 }
 
 /* The report must name the freeze call's line; the child checks that this constant is it. */
-#define FREEZE_LINE 117
+#define FREEZE_LINE 129
 
 static void write_through_frozen_array(void *arg)
 {
