@@ -27,6 +27,10 @@
  *   queue.NpNc   N producers push, N consumers pop (spinning, with a sched_yield after 64 empty
  *                tries in a row) until each consumer took as many items as a producer pushed:
  *                1p1c at 2 threads, 2p2c at 4, 4p4c at 8 (8 threads oversubscribe 2 cores).
+ *   queue.1p1c.blocking  (2 threads) one producer pushes, one consumer takes every item with a
+ *                blocking pop (no time limit): cask_queue_pop, cask_bqueue_pop, and mutex_cv, a
+ *                mutex list whose pop sleeps on a condition variable that push signals when
+ *                someone sleeps (the other peers have no blocking pop).
  * After the table: the goals below, each as a ratio with a verdict, for cask and cask_bq; then
  * the memory check (malloc'd bytes before a burst of 1,000,000 pushes, at its
  * peak, and after popping everything and cask_hp_drain).
@@ -44,6 +48,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +73,8 @@ typedef struct qimpl {
     void (*thread_leave)(void *q, unsigned index);
     void (*push)(void *q, unsigned index, void *item);
     void *(*pop)(void *q, unsigned index); /* NULL: empty */
+    void *(*pop_wait)(void *q, unsigned index); /* blocking pop, or NULL: not in queue.1p1c.blocking */
+    bool blocking_only; /* only in queue.1p1c.blocking */
 } qimpl;
 
 /* ---- cask ---- */
@@ -94,6 +101,14 @@ static void *cask_pop(void *q, unsigned i)
     (void)i;
     void *x;
     return cask_queue_try_pop(q, &x) == 0 ? x : NULL;
+}
+static void *cask_pop_wait(void *q, unsigned i)
+{
+    (void)i;
+    void *x;
+    if (cask_queue_pop(q, &x, CASK_QUEUE_FOREVER) != 0)
+        abort();
+    return x;
 }
 static void cask_leave(void *q, unsigned i)
 {
@@ -128,6 +143,14 @@ static void *bq_pop(void *q, unsigned i)
     void *x;
     return cask_bqueue_try_pop(q, &x) == 0 ? x : NULL;
 }
+static void *bq_pop_wait(void *q, unsigned i)
+{
+    (void)i;
+    void *x;
+    if (cask_bqueue_pop(q, &x, CASK_BQUEUE_FOREVER) != 0)
+        abort();
+    return x;
+}
 
 /* ---- mutex ---- */
 
@@ -158,21 +181,47 @@ static void mutex_destroy(void *p)
     pthread_mutex_destroy(&q->lock);
     free(q);
 }
-static void mutex_push(void *p, unsigned i, void *item)
+/* The list's two halves, called with the lock held. */
+static void mqueue_append(struct mqueue *q, struct mnode *n)
 {
-    (void)i;
-    struct mqueue *q = p;
-    struct mnode *n = malloc(sizeof(*n));
-    if (n == NULL)
-        abort();
-    n->next = NULL;
-    n->value = item;
-    pthread_mutex_lock(&q->lock);
     if (q->tail != NULL)
         q->tail->next = n;
     else
         q->head = n;
     q->tail = n;
+}
+static struct mnode *mqueue_take(struct mqueue *q) /* NULL: empty */
+{
+    struct mnode *n = q->head;
+    if (n != NULL) {
+        q->head = n->next;
+        if (q->head == NULL)
+            q->tail = NULL;
+    }
+    return n;
+}
+static struct mnode *mnode_new(void *item)
+{
+    struct mnode *n = malloc(sizeof(*n));
+    if (n == NULL)
+        abort();
+    n->next = NULL;
+    n->value = item;
+    return n;
+}
+static void *mnode_free(struct mnode *n) /* returns its value */
+{
+    void *v = n->value;
+    free(n);
+    return v;
+}
+static void mutex_push(void *p, unsigned i, void *item)
+{
+    (void)i;
+    struct mqueue *q = p;
+    struct mnode *n = mnode_new(item);
+    pthread_mutex_lock(&q->lock);
+    mqueue_append(q, n);
     pthread_mutex_unlock(&q->lock);
 }
 static void *mutex_pop(void *p, unsigned i)
@@ -180,18 +229,58 @@ static void *mutex_pop(void *p, unsigned i)
     (void)i;
     struct mqueue *q = p;
     pthread_mutex_lock(&q->lock);
-    struct mnode *n = q->head;
-    if (n != NULL) {
-        q->head = n->next;
-        if (q->head == NULL)
-            q->tail = NULL;
-    }
+    struct mnode *n = mqueue_take(q);
     pthread_mutex_unlock(&q->lock);
-    if (n == NULL)
-        return NULL;
-    void *v = n->value;
-    free(n);
-    return v;
+    return n != NULL ? mnode_free(n) : NULL;
+}
+
+/* ---- mutex with a condition variable (queue.1p1c.blocking only) ---- */
+
+struct mcvqueue {
+    struct mqueue q; /* first: mutex_destroy frees the whole */
+    pthread_cond_t nonempty;
+    unsigned sleepers;
+};
+static void *mcv_create(unsigned threads)
+{
+    (void)threads;
+    struct mcvqueue *q = calloc(1, sizeof(*q));
+    if (q != NULL) {
+        pthread_mutex_init(&q->q.lock, NULL);
+        pthread_cond_init(&q->nonempty, NULL);
+    }
+    return q;
+}
+static void mcv_destroy(void *p)
+{
+    struct mcvqueue *q = p;
+    pthread_cond_destroy(&q->nonempty);
+    mutex_destroy(q);
+}
+static void mcv_push(void *p, unsigned i, void *item)
+{
+    (void)i;
+    struct mcvqueue *q = p;
+    struct mnode *n = mnode_new(item);
+    pthread_mutex_lock(&q->q.lock);
+    mqueue_append(&q->q, n);
+    if (q->sleepers > 0)
+        pthread_cond_signal(&q->nonempty);
+    pthread_mutex_unlock(&q->q.lock);
+}
+static void *mcv_pop_wait(void *p, unsigned i)
+{
+    (void)i;
+    struct mcvqueue *q = p;
+    pthread_mutex_lock(&q->q.lock);
+    struct mnode *n;
+    while ((n = mqueue_take(&q->q)) == NULL) {
+        q->sleepers++;
+        pthread_cond_wait(&q->nonempty, &q->q.lock);
+        q->sleepers--;
+    }
+    pthread_mutex_unlock(&q->q.lock);
+    return mnode_free(n);
 }
 
 /* ---- ck_hp_fifo ---- */
@@ -472,15 +561,16 @@ static void lfq_destroy(void *q)
 }
 
 static const qimpl impls[] = {
-    {"cask", cask_create, cask_destroy, NULL, cask_leave, cask_push, cask_pop},
-    {"cask_bq", bq_create, bq_destroy, NULL, NULL, bq_push, bq_pop},
-    {"ck_hp_fifo", ckhp_create, ckhp_destroy, NULL, ckhp_leave, ckhp_push, ckhp_pop},
+    {"cask", cask_create, cask_destroy, NULL, cask_leave, cask_push, cask_pop, cask_pop_wait, false},
+    {"cask_bq", bq_create, bq_destroy, NULL, NULL, bq_push, bq_pop, bq_pop_wait, false},
+    {"ck_hp_fifo", ckhp_create, ckhp_destroy, NULL, ckhp_leave, ckhp_push, ckhp_pop, NULL, false},
 #ifdef CK_F_FIFO_MPMC
-    {"ck_fifo_mpmc", ckmp_create, ckmp_destroy, NULL, NULL, ckmp_push, ckmp_pop},
+    {"ck_fifo_mpmc", ckmp_create, ckmp_destroy, NULL, NULL, ckmp_push, ckmp_pop, NULL, false},
 #endif
-    {"urcu_wfcq", wfq_create, wfq_destroy, NULL, NULL, wfq_push, wfq_pop},
-    {"urcu_lfq", lfq_create, lfq_destroy, lfq_enter, lfq_leave, lfq_push, lfq_pop},
-    {"mutex", mutex_create, mutex_destroy, NULL, NULL, mutex_push, mutex_pop},
+    {"urcu_wfcq", wfq_create, wfq_destroy, NULL, NULL, wfq_push, wfq_pop, NULL, false},
+    {"urcu_lfq", lfq_create, lfq_destroy, lfq_enter, lfq_leave, lfq_push, lfq_pop, NULL, false},
+    {"mutex", mutex_create, mutex_destroy, NULL, NULL, mutex_push, mutex_pop, NULL, false},
+    {"mutex_cv", mcv_create, mcv_destroy, NULL, NULL, mcv_push, NULL, mcv_pop_wait, true},
 };
 
 /* ---- the workers ---- */
@@ -490,6 +580,7 @@ typedef struct qrun {
     void *q;
     unsigned producers; /* 0: pairs */
     unsigned work;      /* pairs: iterations of local work after each pop (queue.pairs.work) */
+    bool blocking;      /* consumers use pop_wait (queue.1p1c.blocking) */
 } qrun;
 
 static int q_setup(void *ctx, unsigned index)
@@ -526,6 +617,9 @@ static void q_run(void *ctx, unsigned index, uint64_t ops)
     } else if (index < r->producers) {
         for (uint64_t n = 0; n < ops; n++)
             im->push(r->q, index, (char *)item + n + 1);
+    } else if (r->blocking) {
+        for (uint64_t n = 0; n < ops; n++)
+            im->pop_wait(r->q, index);
     } else {
         unsigned empty = 0;
         for (uint64_t n = 0; n < ops;) {
@@ -617,7 +711,8 @@ static void goals(const cask_bench_results *r)
 /* Measures every selected implementation at one (bench, threads) point, repetitions
  * interleaved (cask_bench_measure_group). Returns 0, or 1 after printing what failed. */
 static int measure_point(const cask_bench_options *opt, cask_bench_results *results,
-                         const char *bench, unsigned threads, unsigned producers, unsigned work)
+                         const char *bench, unsigned threads, unsigned producers, unsigned work,
+                         bool blocking)
 {
     enum { IMPLS = sizeof(impls) / sizeof(impls[0]) };
     qrun runs[IMPLS];
@@ -625,9 +720,10 @@ static int measure_point(const cask_bench_options *opt, cask_bench_results *resu
     size_t count = 0;
     int rc = 0;
     for (size_t i = 0; i < IMPLS && rc == 0; i++) {
-        if (!cask_bench_selected(opt, bench, impls[i].name))
+        if (!cask_bench_selected(opt, bench, impls[i].name) ||
+            (blocking ? impls[i].pop_wait == NULL : impls[i].blocking_only))
             continue;
-        runs[count] = (qrun){&impls[i], impls[i].create(threads), producers, work};
+        runs[count] = (qrun){&impls[i], impls[i].create(threads), producers, work, blocking};
         if (runs[count].q == NULL) {
             fprintf(stderr, "queue_bench: %s: create failed\n", impls[i].name);
             rc = 1;
@@ -667,13 +763,18 @@ int main(int argc, char **argv)
                 snprintf(bench, sizeof(bench), "queue.pairs");
             else
                 snprintf(bench, sizeof(bench), "queue.%up%uc", threads / 2, threads / 2);
-            rc = measure_point(&opt, &results, bench, threads, pc ? threads / 2 : 0, 0);
+            rc = measure_point(&opt, &results, bench, threads, pc ? threads / 2 : 0, 0, false);
             if (rc != 0)
                 return 1;
         }
         /* Where the contention backoff stops paying: about 0.6 us of work per push and pop. */
         if (threads == 2 &&
-            measure_point(&opt, &results, "queue.pairs.work", threads, 0, QUEUE_BENCH_WORK) != 0)
+            measure_point(&opt, &results, "queue.pairs.work", threads, 0, QUEUE_BENCH_WORK,
+                          false) != 0)
+            return 1;
+        /* A consumer that sleeps in a blocking pop instead of spinning on try_pop. */
+        if (threads == 2 &&
+            measure_point(&opt, &results, "queue.1p1c.blocking", threads, 1, 0, true) != 0)
             return 1;
     }
     cask_bench_results_print(&results, "cask", stdout);

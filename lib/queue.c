@@ -116,6 +116,8 @@
  * still holds its core (the bench's consumers yield after 64 empty tries; with no limit on the
  * pauses in a row that took 64 us instead of a few). 250 ns gave 30 ns, 4 us 23 ns (same runs,
  * Intel Xeon, 2 cores): 1 us bounds the added latency of an item that arrives during a pause.
+ * The blocking pop pauses the same way before the first 4 tries of its spin phase
+ * (lib/internal/closable.h): consumer in pop, 1p1c 67 -> 28.5 ns (row queue.1p1c.blocking).
  *
  * Linearization points: an accepted push at its successful cell CAS or link CAS (its position is
  * its index, and no pop took that index earlier, by Q3); a refused push at the FAA that returned

@@ -15,7 +15,9 @@
  *   - the empty-poll pause: the 2nd to (CASK__EMPTY_PAUSES + 1)th try-pop in a row that finds
  *     the same queue empty pauses, for at least CASK_QUEUE_EMPTY_PAUSE_NS; the first does not,
  *     nor do later ones, nor polls alternating between two queues, nor a poll after any other
- *     push or pop of the thread, nor a held call; blocking pops never do.
+ *     push or pop of the thread, nor a held call; a blocking pop (and a bounded queue's blocking
+ *     push that finds it full) pauses before its first CASK__EMPTY_PAUSES spinning tries, unless
+ *     held, and not at all when it makes one try (timeout 0).
  * The only duration asserted is that lower bound: what the backoff buys is measured by
  * `./cask bench queue`.
  */
@@ -358,7 +360,7 @@ static void test_empty_pauses(bool bounded)
     EXPECT_EQ(b->empty_waits, 0);
     EXPECT(b->empty_now == NULL);
 
-    memset(b, 0, sizeof(*b)); /* a blocking pop that times out at once is not a try-pop */
+    memset(b, 0, sizeof(*b)); /* a blocking pop that times out at once makes one try: no pause */
     void *x;
     for (int k = 0; k < 4; k++) {
         if (bounded)
@@ -366,6 +368,29 @@ static void test_empty_pauses(bool bounded)
         else
             EXPECT_EQ(cask_queue_pop(a.q, &x, 0), CASK_ETIMEDOUT);
     }
+    EXPECT_EQ(b->empty_waits, 0);
+    /* one that spins (then sleeps until its 1 ms deadline) pauses before its first few tries */
+    if (bounded)
+        EXPECT_EQ(cask_bqueue_pop(a.bq, &x, 1000000), CASK_ETIMEDOUT);
+    else
+        EXPECT_EQ(cask_queue_pop(a.q, &x, 1000000), CASK_ETIMEDOUT);
+    EXPECT_EQ(b->empty_waits, CASK__EMPTY_PAUSES);
+    if (bounded) { /* and so does a blocking push that finds the queue full */
+        memset(b, 0, sizeof(*b));
+        while (cask_bqueue_try_push(a.bq, (void *)(uintptr_t)1) == 0)
+            ;
+        EXPECT_EQ(cask_bqueue_push(a.bq, (void *)(uintptr_t)1, 1000000), CASK_ETIMEDOUT);
+        EXPECT_EQ(b->empty_waits, CASK__EMPTY_PAUSES);
+        while (cask_bqueue_try_pop(a.bq, &x) == 0)
+            ;
+    }
+    memset(b, 0, sizeof(*b)); /* held: a blocking call spins without pausing */
+    cask__backoff_hold();
+    if (bounded)
+        EXPECT_EQ(cask_bqueue_pop(a.bq, &x, 1000000), CASK_ETIMEDOUT);
+    else
+        EXPECT_EQ(cask_queue_pop(a.q, &x, 1000000), CASK_ETIMEDOUT);
+    cask__backoff_release();
     EXPECT_EQ(b->empty_waits, 0);
 #endif
     anyq_destroy(&a);

@@ -49,7 +49,10 @@
  * every push found them in the consumer's cache. A try-pop that says "empty" marks the call
  * (cask__backoff_empty); the finish pauses if the thread's previous push or pop was a try-pop
  * that found the same queue empty, for at most CASK__EMPTY_PAUSES calls in a row, so that a
- * caller whose loop yields or sleeps after some empty tries gets there soon. The state is thread-local (defined in lib/cask.c), touched only by its own
+ * caller whose loop yields or sleeps after some empty tries gets there soon. The blocking calls'
+ * spin phase (lib/internal/closable.h) pauses the same way before its first tries
+ * (cask__backoff_spin_pause): it runs before the call registers on the eventcount, with no
+ * hazard slot set, so the pause holds nothing either. The state is thread-local (defined in lib/cask.c), touched only by its own
  * thread: no atomics.
  */
 #ifndef CASK_INTERNAL_BACKOFF_H
@@ -183,6 +186,21 @@ static inline void cask__backoff_wait_ns(uint64_t now, uint64_t ns)
     while (cask__backoff_now_ns() < end)
         for (int i = 0; i < 16; i++)
             cask__pause();
+}
+
+/* The same pause inside a blocking call's spin phase (lib/internal/closable.h): after its
+ * (tries + 1)th failed try in a row, for the first CASK__EMPTY_PAUSES of them. Not when held. */
+static inline void cask__backoff_spin_pause(unsigned tries)
+{
+#if CASK_QUEUE_EMPTY_PAUSE_NS > 0
+    cask__backoff *b = &cask__backoff_state;
+    if (tries >= CASK__EMPTY_PAUSES || b->held > 0)
+        return;
+    b->empty_waits++;
+    cask__backoff_wait_ns(cask__backoff_now_ns(), CASK_QUEUE_EMPTY_PAUSE_NS);
+#else
+    (void)tries;
+#endif
 }
 
 /* The empty-poll pause: the 2nd to (CASK__EMPTY_PAUSES + 1)th try-pop in a row of this thread
