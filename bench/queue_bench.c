@@ -18,6 +18,9 @@
  *   urcu_lfq    liburcu rculfqueue (memb flavour): every call in a read-side section, nodes freed
  *               through call_rcu.
  *   mutex       a singly linked list under one pthread_mutex, one malloc'd node per item.
+ *   mutex_cv    (queue.1p1c.blocking only) the same list whose pop sleeps on a condition
+ *               variable at once when the list is empty (no spinning first, unlike cask's
+ *               blocking pops); push signals it, under the lock, when someone sleeps.
  *
  * Benches (an operation is one push or one pop; ns/op is per thread, see bench/bench.h):
  *   queue.pairs  every thread repeats push(x); pop() (the pop cannot find the queue empty);
@@ -28,9 +31,9 @@
  *                tries in a row) until each consumer took as many items as a producer pushed:
  *                1p1c at 2 threads, 2p2c at 4, 4p4c at 8 (8 threads oversubscribe 2 cores).
  *   queue.1p1c.blocking  (2 threads) one producer pushes, one consumer takes every item with a
- *                blocking pop (no time limit): cask_queue_pop, cask_bqueue_pop, and mutex_cv, a
- *                mutex list whose pop sleeps on a condition variable that push signals when
- *                someone sleeps (the other peers have no blocking pop).
+ *                blocking pop (no time limit): cask_queue_pop, cask_bqueue_pop (its producer
+ *                uses try_push, yielding while full, as in the other rows), and mutex_cv (the
+ *                other peers have no blocking pop).
  * After the table: the goals below, each as a ratio with a verdict, for cask and cask_bq; then
  * the memory check (malloc'd bytes before a burst of 1,000,000 pushes, at its
  * peak, and after popping everything and cask_hp_drain).

@@ -17,7 +17,7 @@
  *     nor do later ones, nor polls alternating between two queues, nor a poll after any other
  *     push or pop of the thread, nor a held call; a blocking pop (and a bounded queue's blocking
  *     push that finds it full) pauses before its first CASK__EMPTY_PAUSES spinning tries, unless
- *     held, and not at all when it makes one try (timeout 0).
+ *     held, not at all when it makes one try (timeout 0), and not past its deadline.
  * The only duration asserted is that lower bound: what the backoff buys is measured by
  * `./cask bench queue`.
  */
@@ -138,6 +138,13 @@ static int anyq_try_pop(anyq *a)
 {
     void *x;
     return a->bq != NULL ? cask_bqueue_try_pop(a->bq, &x) : cask_queue_try_pop(a->q, &x);
+}
+
+static int anyq_pop_wait(anyq *a, int64_t timeout_ns)
+{
+    void *x;
+    return a->bq != NULL ? cask_bqueue_pop(a->bq, &x, timeout_ns)
+                         : cask_queue_pop(a->q, &x, timeout_ns);
 }
 
 static void anyq_destroy(anyq *a)
@@ -362,34 +369,32 @@ static void test_empty_pauses(bool bounded)
 
     memset(b, 0, sizeof(*b)); /* a blocking pop that times out at once makes one try: no pause */
     void *x;
-    for (int k = 0; k < 4; k++) {
-        if (bounded)
-            EXPECT_EQ(cask_bqueue_pop(a.bq, &x, 0), CASK_ETIMEDOUT);
-        else
-            EXPECT_EQ(cask_queue_pop(a.q, &x, 0), CASK_ETIMEDOUT);
-    }
+    for (int k = 0; k < 4; k++)
+        EXPECT_EQ(anyq_pop_wait(&a, 0), CASK_ETIMEDOUT);
     EXPECT_EQ(b->empty_waits, 0);
-    /* one that spins (then sleeps until its 1 ms deadline) pauses before its first few tries */
-    if (bounded)
-        EXPECT_EQ(cask_bqueue_pop(a.bq, &x, 1000000), CASK_ETIMEDOUT);
-    else
-        EXPECT_EQ(cask_queue_pop(a.q, &x, 1000000), CASK_ETIMEDOUT);
+    /* One that spins (then sleeps until its deadline; 50 ms, far more than the pauses) pauses
+     * before its first few tries, each time for at least the configured time. */
+    start = cask__backoff_now_ns();
+    EXPECT_EQ(anyq_pop_wait(&a, 50000000), CASK_ETIMEDOUT);
     EXPECT_EQ(b->empty_waits, CASK__EMPTY_PAUSES);
-    if (bounded) { /* and so does a blocking push that finds the queue full */
+    EXPECT(cask__backoff_now_ns() - start >= CASK__EMPTY_PAUSES * CASK_QUEUE_EMPTY_PAUSE_NS);
+    EXPECT_EQ(anyq_try_pop(&a), CASK_EEMPTY); /* a try-pop right after it: its first, no pause */
+    EXPECT_EQ(b->empty_waits, CASK__EMPTY_PAUSES);
+    memset(b, 0, sizeof(*b)); /* a deadline closer than the pauses cuts them short */
+    EXPECT_EQ(anyq_pop_wait(&a, CASK_QUEUE_EMPTY_PAUSE_NS * 3 / 2), CASK_ETIMEDOUT);
+    EXPECT(b->empty_waits <= 1);
+    if (bounded) { /* a blocking push that finds the queue full pauses too */
         memset(b, 0, sizeof(*b));
         while (cask_bqueue_try_push(a.bq, (void *)(uintptr_t)1) == 0)
             ;
-        EXPECT_EQ(cask_bqueue_push(a.bq, (void *)(uintptr_t)1, 1000000), CASK_ETIMEDOUT);
+        EXPECT_EQ(cask_bqueue_push(a.bq, (void *)(uintptr_t)1, 50000000), CASK_ETIMEDOUT);
         EXPECT_EQ(b->empty_waits, CASK__EMPTY_PAUSES);
         while (cask_bqueue_try_pop(a.bq, &x) == 0)
             ;
     }
     memset(b, 0, sizeof(*b)); /* held: a blocking call spins without pausing */
     cask__backoff_hold();
-    if (bounded)
-        EXPECT_EQ(cask_bqueue_pop(a.bq, &x, 1000000), CASK_ETIMEDOUT);
-    else
-        EXPECT_EQ(cask_queue_pop(a.q, &x, 1000000), CASK_ETIMEDOUT);
+    EXPECT_EQ(anyq_pop_wait(&a, 50000000), CASK_ETIMEDOUT);
     cask__backoff_release();
     EXPECT_EQ(b->empty_waits, 0);
 #endif

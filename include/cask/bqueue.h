@@ -94,8 +94,8 @@ int cask_bqueue_try_push(cask_bqueue *queue, void *item);
  * Returns 0, or CASK_ECLOSED / CASK_EINVAL as try_push (also for timeout_ns < -1), or
  * CASK_ETIMEDOUT if there was no room until the deadline (nothing was changed).
  * Context: any thread that may block: spins a few tries (pausing before the first few, the
- * empty-poll pause of cask/queue.h), then sleeps on a futex that pops and close wake (no
- * wake-up is lost). Progress: blocking. Ordering, memory: as try_push.
+ * empty-poll pause of cask/queue.h, never past the deadline), then sleeps on a futex that pops
+ * and close wake (no wake-up is lost). Progress: blocking. Ordering, memory: as try_push.
  */
 int cask_bqueue_push(cask_bqueue *queue, void *item, int64_t timeout_ns);
 
@@ -115,7 +115,8 @@ int cask_bqueue_try_pop(cask_bqueue *queue, void **item);
  * cask_bqueue_pop - take the item at the head, waiting up to timeout_ns nanoseconds
  * (CASK_BQUEUE_FOREVER: no limit). Returns 0, CASK_ECLOSED, CASK_EINVAL as try_pop (also for
  * timeout_ns < -1), or CASK_ETIMEDOUT. Context: any thread that may block; spins a few tries
- * (pausing before the first few, as push), then sleeps on a futex that pushes and close wake. Progress: blocking. Ordering, memory: as try_pop.
+ * (pausing before the first few, as push), then sleeps on a futex that pushes and close wake.
+ * Progress: blocking. Ordering, memory: as try_pop.
  */
 int cask_bqueue_pop(cask_bqueue *queue, void **item, int64_t timeout_ns);
 

@@ -94,7 +94,7 @@ typedef struct cask_queue cask_queue;
  * loop may yield or sleep then) return at once. The blocking calls make the same pause before
  * each of the first 4 tries of their spin (pop here; pop, and push on a full queue, in
  * cask/bqueue.h, whose try_pop pauses too): one producer and one consumer sleeping in pop went
- * from 67 to 28 ns per item. 0 turns it off; build-time (-DCASK_QUEUE_EMPTY_PAUSE_NS=...).
+ * from 67 to 28.5 ns per item. 0 turns it off; build-time (-DCASK_QUEUE_EMPTY_PAUSE_NS=...).
  */
 #ifndef CASK_QUEUE_EMPTY_PAUSE_NS
 #define CASK_QUEUE_EMPTY_PAUSE_NS 1000
@@ -161,7 +161,8 @@ int cask_queue_try_pop(cask_queue *queue, void **item);
  * Returns 0 and sets *item; CASK_ECLOSED as try_pop; CASK_ETIMEDOUT if the queue stayed empty
  * until the deadline; CASK_EINVAL if item is NULL or timeout_ns < -1; CASK_ENOMEM as try_pop.
  * Context: any thread that may block. It spins a few tries (pausing before the first few: the
- * empty-poll pause above), then sleeps on a futex; a push or a close wakes it (no wake-up is lost: see lib/internal/futex.h). Progress: blocking.
+ * empty-poll pause above, never past the deadline), then sleeps on a futex; a push or a close
+ * wakes it (no wake-up is lost: see lib/internal/futex.h). Progress: blocking.
  * Ordering, memory: as try_pop.
  */
 int cask_queue_pop(cask_queue *queue, void **item, int64_t timeout_ns);

@@ -52,7 +52,8 @@
  * caller whose loop yields or sleeps after some empty tries gets there soon. The blocking calls'
  * spin phase (lib/internal/closable.h) pauses the same way before its first tries
  * (cask__backoff_spin_pause): it runs before the call registers on the eventcount, with no
- * hazard slot set, so the pause holds nothing either. The state is thread-local (defined in lib/cask.c), touched only by its own
+ * hazard slot set, so the pause holds nothing either. The state is thread-local (defined in
+ * lib/cask.c), touched only by its own
  * thread: no atomics.
  */
 #ifndef CASK_INTERNAL_BACKOFF_H
@@ -104,7 +105,7 @@ typedef struct cask__backoff {
     unsigned empty_run;      /* try-pops in a row that found empty_last empty */
     uint64_t interleavings;  /* counts, for tests and debuggers: interleaved calls */
     uint64_t waits;          /* and waits */
-    uint64_t empty_waits;    /* and pauses after a try-pop found its queue empty again */
+    uint64_t empty_waits;    /* and empty-poll pauses (try-pop's and blocking calls' spins) */
 } cask__backoff;
 
 /* The calling thread's state (defined in lib/cask.c; one per thread, shared by every queue and
@@ -189,17 +190,22 @@ static inline void cask__backoff_wait_ns(uint64_t now, uint64_t ns)
 }
 
 /* The same pause inside a blocking call's spin phase (lib/internal/closable.h): after its
- * (tries + 1)th failed try in a row, for the first CASK__EMPTY_PAUSES of them. Not when held. */
-static inline void cask__backoff_spin_pause(unsigned tries)
+ * (tries + 1)th failed try in a row, for the first CASK__EMPTY_PAUSES of them. Not when held,
+ * nor when it would end past deadline_ns (CLOCK_MONOTONIC; -1: none). */
+static inline void cask__backoff_spin_pause(unsigned tries, int64_t deadline_ns)
 {
 #if CASK_QUEUE_EMPTY_PAUSE_NS > 0
     cask__backoff *b = &cask__backoff_state;
     if (tries >= CASK__EMPTY_PAUSES || b->held > 0)
         return;
+    uint64_t now = cask__backoff_now_ns();
+    if (deadline_ns >= 0 && now + CASK_QUEUE_EMPTY_PAUSE_NS > (uint64_t)deadline_ns)
+        return;
     b->empty_waits++;
-    cask__backoff_wait_ns(cask__backoff_now_ns(), CASK_QUEUE_EMPTY_PAUSE_NS);
+    cask__backoff_wait_ns(now, CASK_QUEUE_EMPTY_PAUSE_NS);
 #else
     (void)tries;
+    (void)deadline_ns;
 #endif
 }
 

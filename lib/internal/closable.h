@@ -9,7 +9,8 @@
  * The wait loop: call `attempt` (a try-push or try-pop); while it says `again` (full or empty),
  * spin CASK__WAIT_SPINS more tries (before each of the first CASK__EMPTY_PAUSES of them, the
  * empty-poll pause of lib/internal/backoff.h, so that a waiting consumer does not pull the
- * producer's lines before every push, nor a waiting producer the consumer's), then sleep on an eventcount (lib/internal/futex.h): register,
+ * producer's lines before every push, nor a waiting producer the consumer's; none that would
+ * end past the deadline), then sleep on an eventcount (lib/internal/futex.h): register,
  * re-check with `attempt`, sleep, unregister, try again. No wake-up is lost as long as whatever
  * makes `attempt` succeed is a seq_cst RMW followed by cask__ec_notify on the same eventcount
  * (the futex.h argument). A deadline that passes while `attempt` still says `again` ends the loop
@@ -67,7 +68,7 @@ static inline int cask__wait_for(cask__eventcount *ec, int again, int64_t timeou
     int64_t deadline = timeout_ns < 0 ? -1 : cask__now_ns() + timeout_ns;
     int rc = attempt(ctx);
     for (int n = 0; rc == again && n < CASK__WAIT_SPINS && timeout_ns != 0; n++) {
-        cask__backoff_spin_pause((unsigned)n); /* the first few: leave the other side's lines */
+        cask__backoff_spin_pause((unsigned)n, deadline); /* the first few: leave the other side's lines */
         rc = attempt(ctx);
     }
     while (rc == again) {
