@@ -435,10 +435,10 @@ int cask_vec_create(size_t elem_size, size_t max_len, const char *name, cask_vec
 int cask_vec_push(cask_vec *v, const void *elem, size_t *index)
 {
     int rc = 0;
-    /* The CAS alone orders this push with a freeze; acquire: pairs with the reservation CAS that
-     * wrote this length (release), whose pusher committed the pages below it first, so that
-     * cask__vec_commit below never touches pages a freeze may be protecting. */
-    uint64_t s = atomic_load_explicit(&v->state, memory_order_acquire);
+    /* The CAS alone orders this push with a freeze. The pusher whose CAS wrote this length had
+     * committed the pages below it, so cask__vec_commit below never touches pages a freeze may
+     * be protecting. */
+    uint64_t s = atomic_load_explicit(&v->state, memory_order_acquire); /* acquire: pairs with the reservation CAS that wrote this length */
     CASK__NOISE("vec.push.loaded");
     size_t i;
     unsigned spins = CASK__VEC_BACKOFF_MIN;
