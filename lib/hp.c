@@ -96,6 +96,7 @@
 
 #include "cask/cask.h"
 #include "internal/alloc.h"
+#include "internal/backoff.h"
 #include "internal/check.h"
 #include "internal/hp_set.h"
 
@@ -353,6 +354,17 @@ static size_t cask__hp_threshold(cask_hp_domain *d)
     return 2 * CASK__HP_SLOTS * records + CASK__HP_SLACK;
 }
 
+/* Runs one reclaim function. Queue calls it makes never wait (the queues' contention backoff
+ * and empty-poll pause, lib/internal/backoff.h): the thread may be inside a queue call that
+ * holds a hazard slot or is registered on an eventcount, or inside any other call whose caller
+ * expects the retire or scan not to stall. */
+static void cask__hp_run_reclaim(cask_hp_retired *node)
+{
+    cask__backoff_hold();
+    node->reclaim(node->object);
+    cask__backoff_release();
+}
+
 /*
  * One pass of the scan: adopt orphans, barrier, snapshot hazards, reclaim what no slot holds.
  * Runs on the owner of rec (or on a private stack record). Returns how many were reclaimed.
@@ -385,7 +397,7 @@ static size_t cask__hp_scan_once(cask_hp_domain *d, struct cask__hp_record *rec)
             rec->retired_count++;
         } else {
             CASK__NOISE("hp.scan.reclaim");
-            node->reclaim(node->object); /* may retire more: they join rec->retired */
+            cask__hp_run_reclaim(node); /* may retire more: they join rec->retired */
             reclaimed++;
         }
         node = next;
@@ -762,7 +774,7 @@ static size_t cask__hp_reclaim_all(cask_hp_retired *node)
     size_t n = 0;
     while (node != NULL) {
         cask_hp_retired *after = node->next;
-        node->reclaim(node->object);
+        cask__hp_run_reclaim(node);
         node = after;
         n++;
     }

@@ -401,12 +401,11 @@ static int cask__queue_take(cask_queue *q, cask_hp_slot *slot, void **item)
                                                     memory_order_relaxed)) {
             cask_hp_reset(slot);
             CASK__NOISE("queue.pop.unlinked");
-            /* Reclaim functions run here may call queues; their calls must not wait (this one
-             * may be a blocking pop's re-check, registered on the eventcount). */
-            cask__backoff_hold();
+            /* Reclaim functions run here may call queues; their calls do not wait (this one may
+             * be a blocking pop's re-check, registered on the eventcount): lib/hp.c holds the
+             * backoff around every reclaim function it runs. */
             cask_hp_retire_sized(cask_hp_default_domain(), &h->retired, h, cask__qseg_reclaim,
                                  sizeof(*h));
-            cask__backoff_release();
         }
     }
 }

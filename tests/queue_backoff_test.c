@@ -18,6 +18,8 @@
  *     push or pop of the thread, nor a held call; a blocking pop (and a bounded queue's blocking
  *     push that finds it full) pauses before its first CASK__EMPTY_PAUSES spinning tries, unless
  *     held, not at all when it makes one try (timeout 0), and not past its deadline.
+ *   - a reclaim function run by a hazard-pointer scan polls an empty queue twice and does not
+ *     pause (lib/hp.c holds the backoff around every reclaim function).
  * The only duration asserted is that lower bound: what the backoff buys is measured by
  * `./cask bench queue`.
  */
@@ -403,6 +405,34 @@ static void test_empty_pauses(bool bounded)
     memset(b, 0, sizeof(*b));
 }
 
+/* A reclaim function that polls an empty queue twice in a row (the second poll would pause). */
+static cask_queue *reclaim_queue;
+static int reclaimed;
+
+static void polling_reclaim(void *object)
+{
+    void *x;
+    (void)object;
+    EXPECT_EQ(cask_queue_try_pop(reclaim_queue, &x), CASK_EEMPTY);
+    EXPECT_EQ(cask_queue_try_pop(reclaim_queue, &x), CASK_EEMPTY);
+    reclaimed++;
+}
+
+/* Queue calls made by reclaim functions never wait, whoever retired the object. */
+static void test_reclaim_never_waits(void)
+{
+    static cask_hp_retired node;
+    static int object;
+    EXPECT_EQ(cask_queue_create(&reclaim_queue), 0);
+    memset(&cask__backoff_state, 0, sizeof(cask__backoff_state));
+    cask_hp_retire(cask_hp_default_domain(), &node, &object, polling_reclaim);
+    cask_hp_drain(cask_hp_default_domain()); /* runs polling_reclaim on this thread */
+    EXPECT_EQ(reclaimed, 1);
+    EXPECT_EQ(cask__backoff_state.empty_waits, 0);
+    EXPECT_EQ(cask__backoff_state.held, 0);
+    cask_queue_destroy(reclaim_queue);
+}
+
 int main(void)
 {
     test_policy();
@@ -417,6 +447,7 @@ int main(void)
     test_real_waits();
     test_empty_pauses(false);
     test_empty_pauses(true);
+    test_reclaim_never_waits();
     puts("queue_backoff_test: ok");
     return 0;
 }

@@ -202,7 +202,9 @@ bool cask_hp_uses_membarrier(void);
  * the domain (and to grow the scan's hash set); a thread whose per-thread state cannot be
  * allocated hands the object straight to the domain, which scans those too.
  * Ordering: everything this thread did before retire happens before `reclaim` runs.
- * Memory: reclaim may itself call cask_hp_retire (it is queued, not recursed into).
+ * Memory: reclaim may itself call cask_hp_retire (it is queued, not recursed into), and may use
+ * the queues: their calls made inside a reclaim function never wait (no contention backoff nor
+ * empty-poll pause, cask/queue.h), since the thread running it may be inside another call.
  * Errors: none reportable; NULL arguments abort with a report.
  */
 void cask_hp_retire(cask_hp_domain *domain, cask_hp_retired *node, void *object,

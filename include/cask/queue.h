@@ -27,7 +27,7 @@
  * briefly, then sleeps on a futex until an item arrives, the queue is closed or the timeout ends.
  * Under contention a push or pop may return CASK_QUEUE_BACKOFF_NS late (contention backoff,
  * below): the wait comes after the call took effect, holds nothing and delays no other thread
- * (a call made from a reclaim function that a queue call runs never waits). A try_pop that finds
+ * (a call made from a hazard-pointer reclaim function never waits). A try_pop that finds
  * the queue empty right after this thread's previous try_pop found it empty may return up to
  * CASK_QUEUE_EMPTY_PAUSE_NS late (empty-poll pause, below).
  *
