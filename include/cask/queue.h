@@ -89,9 +89,11 @@ typedef struct cask_queue cask_queue;
  * one producer and one spinning consumer that made every item cost a round trip between the
  * cores (1p1c: 100 ns per operation; with the pause, 30-35 ns: the producer fills cells from
  * its own cache and the consumer takes them a line at a time; `./cask bench queue`). The price:
- * an item pushed while its consumer pauses reaches it up to this much later; the first empty
- * answer, polls that alternate between queues, and polls after the 5th in a row (the caller's
- * loop may yield or sleep then) return at once. The blocking calls make the same pause before
+ * an item pushed while its consumer pauses reaches it up to this much later; and "in a row"
+ * does not look at the clock, so a loop that polls one queue between other work of its own
+ * pauses too: up to 4 times (4 us) per run of empty answers. The first empty answer, polls that
+ * alternate between queues, and polls after the 5th in a row (the caller's loop may yield or
+ * sleep then) return at once. The blocking calls make the same pause before
  * each of the first 4 tries of their spin (pop here; pop, and push on a full queue, in
  * cask/bqueue.h, whose try_pop pauses too): one producer and one consumer sleeping in pop went
  * from 67 to 28.5 ns per item. 0 turns it off; build-time (-DCASK_QUEUE_EMPTY_PAUSE_NS=...).
