@@ -48,18 +48,18 @@
  * the page of index len before its CAS), but never the frozen ones: its acquire load of state
  * synchronised with the CAS that wrote that length, whose pusher had committed the pages below
  * it, so its load of `committed` reads at least the length and it commits only pages past
- * round_pages(length), which the freeze does not protect or checksum. Why a set or reserve lands before the freeze or fails (Dekker through
- * seq_cst): it does (A) its stripe += 1 then (B) reads state; a freeze does (C) the fetch_or on
- * state then (D) reads every stripe. All are seq_cst, so in the single total order either B
- * comes before C, and then A comes before the freeze's read of that stripe, so the freeze waits
- * for this mutation, or C comes before B, and the mutation sees CLOSING and fails. A stripe
- * that the freeze saw at 0 may go up again only for a mutation that comes after C, which
- * fails. A reserve is a mutation in this sense
- * (A, then its seq_cst load of state, as set): one that began before C finishes its commits
- * and prefaults before the freeze protects or checksums the elements, so the two never touch
- * the same pages at once; one after C fails. Prefaulting changes no element (the kernel backs
- * pages with zeroes that nobody has written yet; its reads are atomic loads that keep nothing),
- * so it cannot make a frozen vector differ from what the freeze saw.
+ * round_pages(length), which the freeze does not protect or checksum.
+ * Why a set or reserve lands before the freeze or fails (Dekker through seq_cst): it does (A) its
+ * stripe += 1 then (B) reads state; a freeze does (C) the fetch_or on state then (D) reads every
+ * stripe. All are seq_cst, so in the single total order either B comes before C, and then A comes
+ * before the freeze's read of that stripe, so the freeze waits for this mutation, or C comes before
+ * B, and the mutation sees CLOSING and fails. A stripe that the freeze saw at 0 may go up again
+ * only for a mutation that comes after C, which fails. A reserve is a mutation in this sense (A,
+ * then its seq_cst load of state, as set): one that began before C finishes its commits and
+ * prefaults before the freeze protects or checksums the elements, so the two never touch the same
+ * pages at once; one after C fails. Prefaulting changes no element (the kernel backs pages with
+ * zeroes that nobody has written yet; its reads are atomic loads that keep nothing), so it cannot
+ * make a frozen vector differ from what the freeze saw.
  * Why stripes: with one counter, a push did three read-modify-writes on one contended cache
  * line (count up, reserve, count down); with stripes the count is a thread's own line and the
  * reservation CAS is the only contended one, the floor for a vector whose elements are one
@@ -93,14 +93,14 @@
  * Why the freeze cannot sleep through the last decrement or completion: the decrement to 0, or
  * the push's increment, is a seq_cst RMW, then the mutation loads the eventcount's waiters
  * (seq_cst); the freeze increments waiters (seq_cst), then re-reads every stripe (seq_cst) before
- * it sleeps: the eventcount's Dekker pair (lib/internal/futex.h). Spinning first keeps the common case (nothing or a few instructions
- * in flight) free of system calls; sleeping instead of yielding keeps a freeze from competing
- * for the processor with the writers it waits for.
+ * it sleeps: the eventcount's Dekker pair (lib/internal/futex.h). Spinning first keeps the common
+ * case (nothing or a few instructions in flight) free of system calls; sleeping instead of yielding
+ * keeps a freeze from competing for the processor with the writers it waits for.
  * Why frozen readers may use plain loads: FROZEN and view.frozen are stored with release after
- * the freeze's loads saw every stripe's n at 0, which every finished set's or reserve's
- * decrement precedes, and the pushed counts summing to the length, which every successful
- * push's increment precedes (release sequences on each stripe); a reader that sees either
- * (acquire) therefore sees every element write. No write follows until an in-place thaw, which needs the only reference.
+ * the freeze's loads saw every stripe's n at 0, which every finished set's or reserve's decrement
+ * precedes, and the pushed counts summing to the length, which every successful push's increment
+ * precedes (release sequences on each stripe); a reader that sees either (acquire) therefore sees
+ * every element write. No write follows until an in-place thaw, which needs the only reference.
  * Why the inline frozen get is enough: a frozen vector's elements never change, so an acquire
  * load of one pointer (a plain load on x86-64), a bounds check and a fixed-size copy are all a
  * get needs: the cost of indexing an array, plus one predictable branch.

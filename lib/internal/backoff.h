@@ -53,8 +53,7 @@
  * spin phase (lib/internal/closable.h) pauses the same way before its first tries
  * (cask__backoff_spin_pause): it runs before the call registers on the eventcount, with no
  * hazard slot set, so the pause holds nothing either. The state is thread-local (defined in
- * lib/cask.c), touched only by its own
- * thread: no atomics.
+ * lib/cask.c), touched only by its own thread: no atomics.
  */
 #ifndef CASK_INTERNAL_BACKOFF_H
 #define CASK_INTERNAL_BACKOFF_H
@@ -189,6 +188,13 @@ static inline void cask__backoff_wait_ns(uint64_t now, uint64_t ns)
             cask__pause();
 }
 
+/* One empty-poll pause, counted, from `now`. */
+static inline void cask__backoff_empty_pause(cask__backoff *b, uint64_t now)
+{
+    b->empty_waits++;
+    cask__backoff_wait_ns(now, CASK_QUEUE_EMPTY_PAUSE_NS);
+}
+
 /* The same pause inside a blocking call's spin phase (lib/internal/closable.h): after its
  * (tries + 1)th failed try in a row, for the first CASK__EMPTY_PAUSES of them. Not when held,
  * nor when it would end past deadline_ns (CLOCK_MONOTONIC; -1: none). */
@@ -199,10 +205,8 @@ static inline void cask__backoff_spin_pause(unsigned tries, int64_t deadline_ns)
     if (tries >= CASK__EMPTY_PAUSES || b->held > 0)
         return;
     uint64_t now = cask__backoff_now_ns();
-    if (deadline_ns >= 0 && now + CASK_QUEUE_EMPTY_PAUSE_NS > (uint64_t)deadline_ns)
-        return;
-    b->empty_waits++;
-    cask__backoff_wait_ns(now, CASK_QUEUE_EMPTY_PAUSE_NS);
+    if (deadline_ns < 0 || now + CASK_QUEUE_EMPTY_PAUSE_NS <= (uint64_t)deadline_ns)
+        cask__backoff_empty_pause(b, now);
 #else
     (void)tries;
     (void)deadline_ns;
@@ -221,10 +225,8 @@ static inline void cask__backoff_empty_finish(cask__backoff *b)
         return;
     b->empty_run = empty != NULL && empty == b->empty_last ? b->empty_run + 1 : 0;
     b->empty_last = empty;
-    if (b->empty_run > 0 && b->empty_run <= CASK__EMPTY_PAUSES) {
-        b->empty_waits++;
-        cask__backoff_wait_ns(cask__backoff_now_ns(), CASK_QUEUE_EMPTY_PAUSE_NS);
-    }
+    if (b->empty_run > 0 && b->empty_run <= CASK__EMPTY_PAUSES)
+        cask__backoff_empty_pause(b, cask__backoff_now_ns());
 #else
     (void)empty;
 #endif

@@ -68,7 +68,7 @@ static inline int cask__wait_for(cask__eventcount *ec, int again, int64_t timeou
     int64_t deadline = timeout_ns < 0 ? -1 : cask__now_ns() + timeout_ns;
     int rc = attempt(ctx);
     for (int n = 0; rc == again && n < CASK__WAIT_SPINS && timeout_ns != 0; n++) {
-        cask__backoff_spin_pause((unsigned)n, deadline); /* the first few: leave the other side's lines */
+        cask__backoff_spin_pause((unsigned)n, deadline); /* first few: leave the other's lines */
         rc = attempt(ctx);
     }
     while (rc == again) {
