@@ -42,6 +42,7 @@ struct cask_stress_run {
     _Atomic bool finished; /* the progress printer's cue */
     uint64_t start_ns, end_ns;
     uint64_t pct_steps, pct_steals; /* --noise=pct: scheduled steps and steals */
+    uint64_t generation; /* calls of cask_stress_run_threads so far (main thread only) */
 };
 
 typedef struct {
@@ -199,6 +200,7 @@ static void on_sanitizer_death(void)
 typedef struct {
     cask_stress_run *run;
     int index;
+    uint64_t seed; /* this thread's streams (noise and cask_stress_rand) */
     void (*fn)(cask_stress_run *run, int index, void *arg);
     void *arg;
 } worker;
@@ -206,7 +208,7 @@ typedef struct {
 static void *worker_main(void *p)
 {
     worker *w = p;
-    cask_stress__seed_thread(w->run->seed + (uint64_t)w->index * UINT64_C(0x9E3779B97F4A7C15));
+    cask_stress__seed_thread(w->seed);
     thread_ops = 0;
     is_worker = true;
     if (cask_stress__noise_mode() == CASK_NOISE_PCT)
@@ -229,12 +231,19 @@ int cask_stress_run_threads(cask_stress_run *run, int threads,
         free(t);
         return -1; /* CASK_ENOMEM */
     }
+    /* Each call (a scenario's round) gets streams of its own: seeded from the run's seed and
+     * the call's number, so a replay with the same seed repeats them, but round k + 1 does not
+     * repeat round k's noise, random choices (where queue.stall parks its thread, say) or PCT
+     * schedule. */
+    uint64_t round_seed = cask_stress__mix(run->seed + run->generation++);
     bool pct = cask_stress__noise_mode() == CASK_NOISE_PCT;
     if (pct)
-        cask_stress__pct_begin(threads, run->seed);
+        cask_stress__pct_begin(threads, round_seed);
     int started = 0, rc = 0;
     for (; started < threads; started++) {
-        w[started] = (worker){run, started, fn, arg};
+        w[started] = (worker){run, started,
+                              round_seed + (uint64_t)started * UINT64_C(0x9E3779B97F4A7C15), fn,
+                              arg};
         if (pthread_create(&t[started], NULL, worker_main, &w[started]) != 0) {
             rc = -1; /* CASK_ENOMEM */
             atomic_store_explicit(&run->stop, true, memory_order_relaxed);

@@ -57,7 +57,9 @@ uint64_t cask_stress_seed(const cask_stress_run *run);
 
 /*
  * Starts `threads` threads running fn(run, index, arg) for index 0..threads-1, each registered
- * with the noise scheduler (PCT controls exactly these threads), and joins them all.
+ * with the noise scheduler (PCT controls exactly these threads), and joins them all. Call it
+ * from the scenario's (main) thread, once per round if you like: every call seeds its threads'
+ * noise, cask_stress_rand and PCT schedule afresh (reproducibly, from the run's seed).
  * Returns 0, or a negative CASK_E* code if a thread could not be started (the others are joined).
  */
 int cask_stress_run_threads(cask_stress_run *run, int threads,
@@ -82,8 +84,10 @@ void cask_stress_add_checked(cask_stress_run *run, uint64_t n);
 void cask_stress_fail(cask_stress_run *run, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* Per-thread deterministic random numbers (xoshiro-style), seeded from the run seed and index.
- * Call only from a thread started by cask_stress_run_threads (or the main thread). */
+/* Per-thread deterministic random numbers (xoshiro-style), seeded from the run seed, the
+ * number of the cask_stress_run_threads call (so each round of a scenario draws new numbers)
+ * and the thread's index. Call only from a thread started by cask_stress_run_threads (or the
+ * main thread). */
 uint64_t cask_stress_rand(void);
 
 /*
