@@ -16,7 +16,8 @@
  * allocates a new one. A pthread key destructor runs at thread exit: it scans once, hands the
  * leftovers to the domain's orphan stack and marks its records FREE for later threads.
  *
- * Scan (run by the retiring thread when its list reaches R = 2H + S, H = 8 * records):
+ * Scan (lib/hp_scan.c; run by the retiring thread when its list reaches R = 2H + S, H = 8 *
+ * records):
  *   1. adopt the orphan stack (exchange with NULL);
  *   2. heavy barrier: membarrier(PRIVATE_EXPEDITED) (or a seq_cst fence in the fallback mode);
  *   3. load the record list head and read every slot into an open-addressing hash set;
@@ -96,80 +97,12 @@
 
 #include "cask/cask.h"
 #include "internal/alloc.h"
-#include "internal/backoff.h"
 #include "internal/check.h"
-#include "internal/hp_set.h"
+#include "internal/hp_record.h"
 
 #ifndef CASK_HP_FORCE_FENCE
 #define CASK_HP_FORCE_FENCE 0
 #endif
-
-/*
- * CASK_HP_SCAN_SLACK: a thread scans when its list reaches R = 2H + slack. The slack amortises the
- * scan's fixed cost, above all the membarrier() call, which interrupts every CPU running a
- * thread of the process (measured at 0.4 us on an idle machine and 12 us with the other CPU
- * busy; see `./cask bench hp`). Stress builds use a small slack so that reclamation, and the
- * bugs around it, happen often.
- */
-#ifndef CASK_HP_SCAN_SLACK
-#if defined(CASK_STRESS) && CASK_STRESS
-#define CASK_HP_SCAN_SLACK 16
-#else
-#define CASK_HP_SCAN_SLACK 2048
-#endif
-#endif
-
-/*
- * CASK_HP_SCAN_BYTES: a thread also scans once the objects it retired with cask_hp_retire_sized
- * since its last scan add up to this many bytes. Big objects (a queue's segments, a map's old
- * tables) would otherwise pile up R deep, megabytes of them, and be freed in one burst: glibc's
- * malloc then gives the burst back to the kernel (its heap top passed the 128 KiB trim
- * threshold) and faults fresh pages in for the next allocations. 64 KiB stays under that
- * threshold, and the scan's fixed cost is amortised over the bytes instead of the objects.
- */
-#ifndef CASK_HP_SCAN_BYTES
-#if defined(CASK_STRESS) && CASK_STRESS
-#define CASK_HP_SCAN_BYTES 4096
-#else
-#define CASK_HP_SCAN_BYTES 65536
-#endif
-#endif
-
-#define CASK__HP_SLOTS 8
-#define CASK__HP_SLACK CASK_HP_SCAN_SLACK
-#define CASK__HP_ALL_USED ((1u << CASK__HP_SLOTS) - 1u)
-
-enum { CASK__HP_FREE = 0, CASK__HP_OWNED = 1, CASK__HP_EXITING = 2, CASK__HP_GONE = 3 };
-
-struct cask__hp_record {
-    _Alignas(64) cask_hp_slot slots[CASK__HP_SLOTS];
-    struct cask__hp_record *domain_next; /* immutable once pushed (I3) */
-    cask_hp_domain *domain;              /* immutable */
-    _Atomic int state;                   /* FREE / OWNED / EXITING / GONE */
-    _Atomic int refs;                    /* the domain's reference + the owner's */
-    /* The fields below belong to the owner thread (or to destroy, after GONE, see I4). */
-    bool is_extra;                      /* lends slots to a primary; holds no retired list */
-    struct cask__hp_record *owned_next; /* the owner's further (extra) records */
-    unsigned used_mask;                 /* which slots are acquired */
-    unsigned sticky_mask;               /* which of them is the thread slot (never released) */
-    bool scanning;                      /* a scan is running on this record */
-    cask_hp_retired *retired;           /* objects retired by the owner, not yet reclaimed */
-    size_t retired_count;
-    size_t bytes_since_scan; /* sized retires since the last scan began */
-    _Atomic size_t pending; /* copy of retired_count for cask_hp_pending (owner stores) */
-    void **set;             /* scratch hash set of hazards for scans */
-    size_t set_cap;         /* power of two, or 0 */
-    pthread_t owner;
-};
-
-struct cask_hp_domain {
-    _Atomic(struct cask__hp_record *) records; /* push-only list */
-    _Atomic size_t record_count;
-    _Atomic(cask_hp_retired *) orphans; /* left by exited threads and allocation failures */
-    _Atomic size_t orphan_count;
-    _Atomic bool destroying; /* set by destroy: retire goes to the orphan stack */
-    uint64_t id;             /* unique per domain, never reused */
-};
 
 /* One thread's link to its primary record in one domain. */
 struct cask__hp_binding {
@@ -184,12 +117,10 @@ static _Atomic uint64_t cask__hp_next_id = 2;
 static pthread_once_t cask__hp_once = PTHREAD_ONCE_INIT;
 static pthread_key_t cask__hp_exit_key;
 static bool cask__hp_key_ok;
-static bool cask__hp_asymmetric;
 
 static _Thread_local struct cask__hp_binding *cask__hp_bindings;
 static _Thread_local struct cask__hp_binding *cask__hp_last;
 static _Thread_local bool cask__hp_exiting;  /* the exit destructor is running */
-static _Thread_local bool cask__hp_tempscan; /* a scan on a stack record is running */
 static _Thread_local cask_hp_slot *cask__hp_tslot; /* cask_hp_thread_slot's, until thread exit */
 
 static void cask__hp_thread_exit(void *unused);
@@ -236,223 +167,6 @@ int cask_hp_domain_create(cask_hp_domain **out)
     d->id = atomic_fetch_add_explicit(&cask__hp_next_id, 1, memory_order_relaxed);
     *out = d;
     return 0;
-}
-
-/*
- * The other half of the asymmetric fence (F_w in the proof above): after it, every thread's
- * earlier hazard publication is visible to our loads, or that thread's later validation sees
- * our earlier unlink. membarrier can fail transiently (the kernel may not get memory for its CPU
- * mask): retry; if it keeps failing the readers' publications can no longer be ordered, and
- * carrying on would free objects in use, so die with advice.
- */
-static void cask__hp_heavy_barrier(void)
-{
-#if defined(__linux__)
-    if (cask__hp_asymmetric) {
-        int tries = 0;
-        while (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0) != 0) {
-            if ((errno != ENOMEM && errno != EAGAIN && errno != EINTR) || ++tries == 1000)
-                CASK__DIE("hazard-pointer domain", NULL,
-                          "membarrier(PRIVATE_EXPEDITED) keeps failing after it had been "
-                          "registered, so hazard publications can no longer be ordered",
-                          "rebuild cask with -DCASK_HP_FORCE_FENCE=1 on this system");
-            sched_yield();
-        }
-    }
-#endif
-    /* After membarrier it is not needed on Linux, but it keeps the C11 argument of the proof
-     * self-contained. */
-    atomic_thread_fence(memory_order_seq_cst); /* the readers' publication fence (F_r) */
-}
-
-/* Pushes the chain first..last (n objects) onto the domain's orphan stack. */
-static void cask__hp_push_orphans(cask_hp_domain *d, cask_hp_retired *first, cask_hp_retired *last,
-                                  size_t n)
-{
-    atomic_fetch_add_explicit(&d->orphan_count, n, memory_order_relaxed);
-    cask_hp_retired *head = atomic_load_explicit(&d->orphans, memory_order_relaxed);
-    do {
-        last->next = head;
-        CASK__NOISE("hp.orphans.push");
-        /* The nodes' fields (and the retiring thread's earlier writes) go to the adopter. */
-    } while (!atomic_compare_exchange_weak_explicit(&d->orphans, &head, first,
-                                                    memory_order_release, /* adopt's exchange */
-                                                    memory_order_relaxed));
-}
-
-/* Moves the whole orphan stack onto rec's private list. */
-static void cask__hp_adopt_orphans(cask_hp_domain *d, struct cask__hp_record *rec)
-{
-    if (atomic_load_explicit(&d->orphans, memory_order_relaxed) == NULL)
-        return;
-    cask_hp_retired *node = atomic_exchange_explicit(&d->orphans, NULL,
-                                                     memory_order_acquire); /* push_orphans */
-    size_t n = 0;
-    while (node != NULL) {
-        cask_hp_retired *next = node->next;
-        node->next = rec->retired;
-        rec->retired = node;
-        n++;
-        node = next;
-    }
-    rec->retired_count += n;
-    atomic_fetch_sub_explicit(&d->orphan_count, n, memory_order_relaxed);
-}
-
-/* Fallback when the hash set could not be allocated: look in every slot (O(H) per object). */
-static bool cask__hp_slots_contain(struct cask__hp_record *head, const void *p)
-{
-    for (struct cask__hp_record *r = head; r != NULL; r = r->domain_next)
-        for (int i = 0; i < CASK__HP_SLOTS; i++)
-            if (atomic_load_explicit(&r->slots[i].hazard, memory_order_acquire) == p) /* publish */
-                return true;
-    return false;
-}
-
-/*
- * Loads every hazard of the records reachable from head into rec's hash set, growing it to at
- * least twice the number of slots. Returns how many hazards it found, or -1 (and fills nothing)
- * if it could not allocate.
- */
-static long cask__hp_collect(struct cask__hp_record *head, struct cask__hp_record *rec)
-{
-    size_t slots = 0;
-    for (struct cask__hp_record *r = head; r != NULL; r = r->domain_next)
-        slots += CASK__HP_SLOTS;
-    size_t want = 16;
-    while (want < 2 * slots)
-        want *= 2;
-    if (rec->set_cap < want) {
-        void **bigger = cask__alloc(sizeof(void *), want * sizeof(void *));
-        if (bigger == NULL)
-            return -1;
-        memset(bigger, 0, want * sizeof(void *));
-        cask__free(rec->set);
-        rec->set = bigger;
-        rec->set_cap = want;
-    } else {
-        memset(rec->set, 0, rec->set_cap * sizeof(void *));
-    }
-    long found = 0;
-    for (struct cask__hp_record *r = head; r != NULL; r = r->domain_next) {
-        for (int i = 0; i < CASK__HP_SLOTS; i++) {
-            /* The owner's release publication, reset or release (see the proof). */
-            void *p = atomic_load_explicit(&r->slots[i].hazard, memory_order_acquire); /* publish */
-            if (p != NULL) {
-                cask__hp_set_insert(rec->set, rec->set_cap, p);
-                found++;
-            }
-        }
-    }
-    return found;
-}
-
-/* Scan threshold R = 2H + S for the domain's current number of slots H. */
-static size_t cask__hp_threshold(cask_hp_domain *d)
-{
-    size_t records = atomic_load_explicit(&d->record_count, memory_order_relaxed);
-    return 2 * CASK__HP_SLOTS * records + CASK__HP_SLACK;
-}
-
-/* Runs one reclaim function. Queue calls it makes never wait (the queues' contention backoff
- * and empty-poll pause, lib/internal/backoff.h): the thread may be inside a queue call that
- * holds a hazard slot or is registered on an eventcount, or inside any other call whose caller
- * expects the retire or scan not to stall. */
-static void cask__hp_run_reclaim(cask_hp_retired *node)
-{
-    cask__backoff_hold();
-    node->reclaim(node->object);
-    cask__backoff_release();
-}
-
-/*
- * One pass of the scan: adopt orphans, barrier, snapshot hazards, reclaim what no slot holds.
- * Runs on the owner of rec (or on a private stack record). Returns how many were reclaimed.
- */
-static size_t cask__hp_scan_once(cask_hp_domain *d, struct cask__hp_record *rec)
-{
-    cask__hp_adopt_orphans(d, rec);
-    if (rec->retired == NULL)
-        return 0;
-    cask__hp_heavy_barrier();
-    CASK__NOISE("hp.scan.after_barrier");
-    /* The CAS that pushed the newest record (through the release sequence of pushes) makes
-     * every record's slots and domain_next visible. */
-    struct cask__hp_record *head =
-        atomic_load_explicit(&d->records, memory_order_acquire); /* claim_record's push CAS */
-    long hazards = cask__hp_collect(head, rec); /* -1: no set, look in the slots instead */
-
-    cask_hp_retired *node = rec->retired;
-    rec->retired = NULL;
-    rec->retired_count = 0;
-    size_t reclaimed = 0;
-    while (node != NULL) {
-        cask_hp_retired *next = node->next;
-        bool protected = hazards > 0    ? cask__hp_set_contains(rec->set, rec->set_cap, node->object)
-                         : hazards == 0 ? false
-                                        : cask__hp_slots_contain(head, node->object);
-        if (protected) {
-            node->next = rec->retired;
-            rec->retired = node;
-            rec->retired_count++;
-        } else {
-            CASK__NOISE("hp.scan.reclaim");
-            cask__hp_run_reclaim(node); /* may retire more: they join rec->retired */
-            reclaimed++;
-        }
-        node = next;
-    }
-    return reclaimed;
-}
-
-/*
- * The scan: passes until the list is under the threshold (reclaim functions may have retired
- * enough to fill it again) or a pass reclaims nothing (what is left is protected).
- */
-static size_t cask__hp_scan(cask_hp_domain *d, struct cask__hp_record *rec)
-{
-    rec->scanning = true;
-    rec->bytes_since_scan = 0;
-    size_t total = 0, reclaimed;
-    do {
-        reclaimed = cask__hp_scan_once(d, rec);
-        total += reclaimed;
-    } while (reclaimed > 0 && rec->retired_count >= cask__hp_threshold(d));
-    rec->scanning = false;
-    atomic_store_explicit(&rec->pending, rec->retired_count, memory_order_relaxed);
-    return total;
-}
-
-/* Hands rec's remaining retired objects to the domain's orphan stack. */
-static void cask__hp_orphan_leftovers(cask_hp_domain *d, struct cask__hp_record *rec)
-{
-    if (rec->retired == NULL)
-        return;
-    cask_hp_retired *last = rec->retired;
-    while (last->next != NULL)
-        last = last->next;
-    cask__hp_push_orphans(d, rec->retired, last, rec->retired_count);
-    rec->retired = NULL;
-    rec->retired_count = 0;
-    atomic_store_explicit(&rec->pending, 0, memory_order_relaxed);
-}
-
-/*
- * Scans the orphan stack with a record on the stack, which is never published (it holds no
- * hazards), and gives back what stays. For threads that have no record of their own.
- */
-static size_t cask__hp_scan_orphans(cask_hp_domain *d)
-{
-    if (cask__hp_tempscan)
-        return 0; /* a reclaim function of this very scan retired: it waits for the next one */
-    cask__hp_tempscan = true;
-    struct cask__hp_record temp;
-    memset(&temp, 0, sizeof(temp));
-    size_t reclaimed = cask__hp_scan(d, &temp);
-    cask__hp_orphan_leftovers(d, &temp);
-    cask__free(temp.set);
-    cask__hp_tempscan = false;
-    return reclaimed;
 }
 
 /* Drops one reference to r; the last one frees it. */

@@ -49,7 +49,8 @@
  * holds even if a thread holding hazard pointers stalls forever (it pins at most one object per
  * slot it holds). cask_hp_garbage_bound() returns the first term for the current N.
  * S is the scan slack, CASK_HP_SCAN_SLACK: 2048 by default (it amortises the scan's membarrier()
- * call), 16 in the stress build; -DCASK_HP_SCAN_SLACK=N when compiling lib/hp.c changes it.
+ * call), 16 in the stress build; -DCASK_HP_SCAN_SLACK=N when compiling lib/hp.c and
+ * lib/hp_scan.c changes it.
  * Reclamation costs amortised O(1) per retire: a scan does O(H + R) work for R >= 2H + S
  * retired objects, plus one membarrier() system call.
  * Big objects: a thread also scans when the objects it retired with cask_hp_retire_sized since its

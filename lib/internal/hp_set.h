@@ -1,6 +1,6 @@
 /*
  * Private to cask: the open-addressing hash set of pointers that a hazard-pointer scan fills
- * with every announced hazard (lib/hp.c), so that each retired object is checked in O(1).
+ * with every announced hazard (lib/hp_scan.c), so that each retired object is checked in O(1).
  * The set is an array of `cap` pointers (cap a power of two, at least twice the number of
  * entries, so probing ends at a NULL); NULL is never an entry.
  */
