@@ -27,7 +27,8 @@
  * keep trying on a ring that is empty: it is what makes dequeue lock-free instead of
  * obstruction-free (livelock-free against enqueuers), and lets dequeue answer "empty" at once.
  * Because fq and aq never hold more than n indices in a ring of 2n entries, enqueue always
- * succeeds (the paper's Theorem: it finds a usable entry within a bounded number of tries).
+ * succeeds (the paper's Theorem: it finds a usable entry within a bounded number of tries),
+ * except that aq's is refused once the queue is closed (below).
  * Why SCQ: it is lock-free where the usual ring (Vyukov's, ck_ring) is not: a producer preempted
  * between claiming a slot and filling it blocks every consumer behind that slot there, while
  * in SCQ a dequeuer that finds an entry not yet filled marks it and moves on.
@@ -54,37 +55,66 @@
  * 166-170 -> 131-136 ns (Intel Xeon, 2 cores); and so do the blocking push and pop before the
  * first tries of their spin: 1p1c with the consumer in pop 178 -> 75 ns.
  *
- * Close. `pushers` counts pushes in flight (2 per push) with bit 0 = CLOSED. A push adds 2 with a
- * CAS that requires the bit clear (if it is set: CASK_ECLOSED, without counting, so that once a
- * pop has seen "closed, none in flight" every later pop sees it too); a push that got in is
- * ordered before the close and may be accepted. It subtracts 2 when done. close sets the bit
- * (fetch-or). A pop that
- * finds aq empty returns CASK_ECLOSED only if it then reads pushers == 1 (closed, none in flight)
- * and aq is still empty on a second try: every accepted push finished its aq.enqueue before its
- * decrement, which that read saw, so the second try would have found its item. That is why a
- * push paused mid-flight delays CASK_ECLOSED (pops say CASK_EEMPTY meanwhile): its item may
- * still arrive. The counter costs two RMWs on one shared line per push (the entry CAS can be
- * retried when producers collide: lock-free, not wait-free); measured in
- * `./cask bench queue` (row cask_bq).
+ * Close: a bit in aq's Tail, as the unbounded queue keeps one in its tail segment's index. close
+ * CASes the reason word, then sets CLOSED (bit 63) in aq's Tail with a fetch-or; the close whose
+ * fetch-or set it stores the Tail it returned in `closed_at`. Positions below closed_at were
+ * claimed before the bit, positions from it on after. An aq.enqueue whose FAA returns the bit is
+ * refused: it writes no entry, and its push gives the index back to fq (nothing of the capacity is
+ * lost) and returns CASK_ECLOSED; a push that finds fq empty also says CASK_ECLOSED, not
+ * CASK_EFULL, once the bit is set, so nobody waits for room on a closed queue. So an accepted push
+ * is an entry CAS at a position below closed_at (B3).
+ *
+ * A pop that finds aq empty and the reason claimed loads closed_at, and if that is still 0 (the
+ * close that set the bit is between its fetch-or and its store, and a second close may already
+ * have returned) aq's Tail: with the bit, its value bounds closed_at from above, and positions
+ * past closed_at are holes, settled like any other; without it, close has not marked Tail yet
+ * (CASK_EEMPTY; every step of close precedes its notify). Then it drains (cask__scq_drain): it
+ * claims positions with the FAA on Head and settles each until one yields an index (returned as
+ * usual) or Head reaches that end: CASK_ECLOSED. So once a close has returned, pops never say
+ * CASK_EEMPTY again, whichever close it was. Nothing accepted is left behind, because every
+ * position p below closed_at is claimed by exactly one dequeuer, and that dequeuer settles p: it
+ * takes the index an enqueuer put there for p's cycle, or makes the entry unusable for p's
+ * enqueuer (advances its cycle, or marks it unsafe while Head is already past p), which then
+ * claims another position: one past closed_at is refused, one below it is settled the same way by
+ * its own dequeuer. The drain does not use the Threshold: after close, a position whose enqueuer
+ * gave up will never be filled, and a plain dequeue with its threshold spent would stop short of
+ * it, so pops would say CASK_EEMPTY for ever. A pop may return CASK_ECLOSED while a pop that
+ * claimed a position below closed_at has not settled it yet; that pop, and the push it may still
+ * receive, are both in progress, so both can be ordered before the close (linearizable; the
+ * unbounded queue has the same case). Hence a push paused between its FAA and its CAS delays no
+ * pop: the pop that claims its position settles it, and the push, when it resumes, is refused.
+ *
+ * Cost: nothing on the paths of an open queue. The earlier design counted pushes in flight on a
+ * shared word (two RMWs per push, and a pop after close waited for every push in flight). Measured
+ * against it (2-core Xeon, queue_bench's cask_bq rows, the two builds' runs interleaved, ns per
+ * operation): pairs at 1 thread 28.9-30.6 -> 25.3-26.4, at 2 threads 76-79 -> 69-73, at 8 threads
+ * 318-342 -> 282-290; 1p1c 55 -> 51-54, with the consumer in pop 54-57 -> 51-52; 4p4c 223-238 ->
+ * 205-213.
  *
  * Invariants
  *   B1  Every index 0..n-1 is, at any time, in exactly one of: fq, aq, or owned by one thread
  *       between its dequeue and its enqueue (each SCQ is linearizable, paper Theorem 5.5).
  *   B2  data[i] is written only by the owner of i after fq.dequeue and read only by the owner of
  *       i after aq.dequeue.
- *   B3  pushers >> 1 is the number of pushes between their two RMWs on it; bit 0 never clears.
+ *   B3  Once CLOSED is set, aq's entries are filled only for positions below closed_at (the
+ *       bit never clears: catchup's CAS keeps it), and each such position is settled by the
+ *       one dequeuer that claimed it.
  *
- * Linearization points: a push at its aq.enqueue's CAS (or its fq.dequeue's, for CASK_EFULL;
- * its first RMW on pushers, for CASK_ECLOSED); a pop at its aq.dequeue's consuming load; an
- * empty pop at the SCQ's empty decision; close at its fetch-or.
+ * Linearization points: a push at its aq.enqueue's CAS (or its fq.dequeue's empty decision, for
+ * CASK_EFULL; the FAA or load of aq's Tail that saw CLOSED, for CASK_ECLOSED); a pop at its
+ * aq.dequeue's consuming load; an empty pop at the SCQ's empty decision; CASK_ECLOSED from a pop
+ * at the load of Head, or the FAA, that reached the drain's end; close at its fetch-or. One
+ * exception to "at": a push whose FAA preceded close's fetch-or may make its CAS after it (even
+ * after close returned), and a pop that claimed its position may take the item after other pops
+ * said CASK_ECLOSED; both calls were in progress during the close, and are ordered before it.
  *
  * Memory orders. Every RMW and load of the rings is seq_cst: acquire/release is what carries
  * data[i] (the enqueuer's CAS releases, the dequeuer's load of the entry acquires; marking an
  * entry unsafe is an RMW and continues the release sequence), and the blocking calls' eventcounts
  * (lib/internal/futex.h) need the store that makes "not empty" / "not full" true and the waker's
  * load of the waiter count in one total order with the waiter's re-check. On x86-64 seq_cst RMWs
- * are the same instructions and seq_cst loads are plain loads; the only seq_cst store (Threshold
- * reset) runs once per enqueue that finds it lowered. In the code every non-relaxed access names
+ * are the same instructions and seq_cst loads are plain loads; of the seq_cst stores, the
+ * Threshold reset runs once per enqueue that finds it lowered, and close's of closed_at once. In the code every non-relaxed access names
  * on its own line what it pairs with ("EC": and the eventcount's total order). The close-reason
  * word and the wait loop are shared with the unbounded queue (lib/internal/closable.h).
  * No allocation after create; nothing to reclaim (entries are words, never freed while in use).
@@ -118,12 +148,15 @@ struct cask_bqueue {
     uint64_t ring;    /* R = 2n */
     uint64_t lines;   /* R / 8 when R >= 16 (cache remap), else 0 */
     int lines_order;  /* log2(lines) */
-    _Alignas(64) _Atomic uint64_t pushers; /* (in flight << 1) | CLOSED */
-    _Alignas(64) _Atomic uint64_t reason;  /* 0 open, else (1 << 32) | (uint32_t)reason */
+    _Alignas(64) _Atomic uint64_t closed_at; /* 0, then aq's Tail when close set CLOSED (B3) */
+    _Atomic uint64_t reason; /* 0 open, else (1 << 32) | (uint32_t)reason */
     cask__eventcount not_empty, not_full;
 };
 
 /* ---- SCQ ---- */
+
+/* Bit 63 of aq's Tail: set by close; enqueues that claim a position with it set are refused. */
+#define CASK__BQ_CLOSED (UINT64_C(1) << 63)
 
 /* Entry word: (cycle << 1) | SAFE | index, cycle = position with the low log2(R) bits clear. */
 static inline uint64_t cask__scq_bot(const cask_bqueue *q)
@@ -153,26 +186,31 @@ static inline _Atomic uint64_t *cask__scq_entry(const cask_bqueue *q, const cask
     return &r->entries[p];
 }
 
-/* Lets Tail catch up with Head after dequeuers overtook it (paper: catchup). */
+/* Lets Tail catch up with Head after dequeuers overtook it (paper: catchup); `tail` is the raw
+ * word, whose CLOSED bit is kept. */
 static void cask__scq_catchup(cask__scq *r, uint64_t tail, uint64_t head)
 {
     /* Only counters, compared; seq_cst keeps them in the eventcount order (see the essay). */
-    while (!atomic_compare_exchange_strong_explicit(&r->tail, &tail, head,
+    while (!atomic_compare_exchange_strong_explicit(&r->tail, &tail,
+                                                    head | (tail & CASK__BQ_CLOSED),
                                                     memory_order_seq_cst, /* enqueue's FAA; EC */
                                                     memory_order_seq_cst)) { /* as success */
         head = atomic_load_explicit(&r->head, memory_order_seq_cst); /* dequeue's FAA; EC */
-        tail = atomic_load_explicit(&r->tail, memory_order_seq_cst); /* enqueue's FAA; EC */
-        if (tail >= head)
+        if ((tail & ~CASK__BQ_CLOSED) >= head) /* tail: reloaded by the failed CAS */
             break;
     }
 }
 
-static void cask__scq_enqueue(cask_bqueue *q, cask__scq *r, uint64_t index)
+/* Returns 0, or CASK_ECLOSED if the position it claimed was past the close (aq only: fq's Tail
+ * never has the bit); then the ring is unchanged. */
+static int cask__scq_enqueue(cask_bqueue *q, cask__scq *r, uint64_t index)
 {
     const int64_t full = (int64_t)(3 * q->n - 1);
     for (;;) {
-        /* Claims position t. */
-        uint64_t t = atomic_fetch_add_explicit(&r->tail, 1, memory_order_seq_cst); /* deq's load; EC */
+        /* Claims position t; seq_cst: reads close's fetch_or (the reason travels with it). */
+        uint64_t t = atomic_fetch_add_explicit(&r->tail, 1, memory_order_seq_cst); /* deq; EC */
+        if (t & CASK__BQ_CLOSED)
+            return CASK_ECLOSED; /* position t is past closed_at: a hole dequeuers skip */
         CASK__NOISE("queue.bq.enq.claimed");
         if (r == &q->aq)
             cask__backoff_note(&cask__backoff_state.push, r, t, CASK__BACKOFF_WIDE_WINDOW_NS);
@@ -195,10 +233,47 @@ static void cask__scq_enqueue(cask_bqueue *q, cask__scq *r, uint64_t index)
                 if (atomic_load_explicit(&r->threshold, memory_order_seq_cst) != full) /* EC */
                     atomic_store_explicit(&r->threshold, full,
                                           memory_order_seq_cst); /* deq's threshold load; EC */
-                return;
+                return 0;
             }
             CASK__NOISE("queue.bq.enq.retry");
         }
+    }
+}
+
+/* Settles position h, which this thread claimed with an FAA on Head: returns the index an
+ * enqueuer put there for h's cycle (consumed), or -1 after making sure no enqueuer can put one
+ * there any more (the entry is advanced to h's cycle, or marked unsafe). */
+static int64_t cask__scq_settle(cask_bqueue *q, cask__scq *r, uint64_t h)
+{
+    uint64_t hcycle = cask__scq_cycle_of_pos(q, h);
+    _Atomic uint64_t *slot = cask__scq_entry(q, r, h);
+    /* Acquire: data[index] (B2). */
+    uint64_t e = atomic_load_explicit(slot, memory_order_seq_cst); /* enqueuer's CAS; EC */
+    for (;;) {
+        uint64_t ecycle = cask__scq_cycle(q, e);
+        uint64_t idx = e & cask__scq_bot(q);
+        if (ecycle == hcycle && idx != cask__scq_bot(q)) {
+            /* Consumes the entry (index := BOT); release for the enqueuer of a later cycle that
+             * will reuse it. */
+            atomic_fetch_or_explicit(slot, cask__scq_bot(q),
+                                     memory_order_seq_cst); /* a later enqueue's load */
+            CASK__NOISE("queue.bq.deq.consumed");
+            return (int64_t)idx;
+        }
+        uint64_t next;
+        if (idx == cask__scq_bot(q))
+            next = (hcycle << 1) | (e & cask__scq_safe(q)) | cask__scq_bot(q);
+        else
+            next = (ecycle << 1) | idx; /* older cycle still holding an index: unsafe */
+        /* An RMW: keeps the enqueuer's release sequence on the entry. */
+        if (ecycle < hcycle &&
+            !atomic_compare_exchange_strong_explicit(slot, &e, next,
+                                                     memory_order_seq_cst, /* enq's load */
+                                                     memory_order_seq_cst)) { /* enq CAS */
+            CASK__NOISE("queue.bq.deq.retry");
+            continue;
+        }
+        return -1;
     }
 }
 
@@ -213,10 +288,12 @@ static int64_t cask__scq_dequeue(cask_bqueue *q, cask__scq *r)
     uint64_t head = atomic_load_explicit(&r->head, memory_order_seq_cst); /* deq's FAA; EC */
     /* Relaxed: a hint; an entry already filled for Head's cycle skips the load of Tail. */
     uint64_t peek = atomic_load_explicit(cask__scq_entry(q, r, head), memory_order_relaxed);
-    if ((cask__scq_cycle(q, peek) != cask__scq_cycle_of_pos(q, head) ||
-         (peek & cask__scq_bot(q)) == cask__scq_bot(q)) &&
-        atomic_load_explicit(&r->tail, memory_order_seq_cst) <= head) /* enq's FAA; EC */
-        return -1;
+    if (cask__scq_cycle(q, peek) != cask__scq_cycle_of_pos(q, head) ||
+        (peek & cask__scq_bot(q)) == cask__scq_bot(q)) {
+        uint64_t tail = atomic_load_explicit(&r->tail, memory_order_seq_cst); /* enq FAA; EC */
+        if ((tail & ~CASK__BQ_CLOSED) <= head)
+            return -1;
+    }
     for (;;) {
         /* Claims position h. */
         uint64_t h = atomic_fetch_add_explicit(&r->head, 1,
@@ -224,39 +301,12 @@ static int64_t cask__scq_dequeue(cask_bqueue *q, cask__scq *r)
         CASK__NOISE("queue.bq.deq.claimed");
         if (r == &q->aq)
             cask__backoff_note(&cask__backoff_state.pop, r, h, CASK__BACKOFF_WIDE_WINDOW_NS);
-        uint64_t hcycle = cask__scq_cycle_of_pos(q, h);
-        _Atomic uint64_t *slot = cask__scq_entry(q, r, h);
-        /* Acquire: data[index] (B2). */
-        uint64_t e = atomic_load_explicit(slot, memory_order_seq_cst); /* enqueuer's CAS; EC */
-        for (;;) {
-            uint64_t ecycle = cask__scq_cycle(q, e);
-            uint64_t idx = e & cask__scq_bot(q);
-            if (ecycle == hcycle && idx != cask__scq_bot(q)) {
-                /* Consumes the entry (index := BOT); release for the enqueuer of a later cycle
-                 * that will reuse it. */
-                atomic_fetch_or_explicit(slot, cask__scq_bot(q),
-                                         memory_order_seq_cst); /* a later enqueue's load */
-                CASK__NOISE("queue.bq.deq.consumed");
-                return (int64_t)idx;
-            }
-            uint64_t next;
-            if (idx == cask__scq_bot(q))
-                next = (hcycle << 1) | (e & cask__scq_safe(q)) | cask__scq_bot(q);
-            else
-                next = (ecycle << 1) | idx; /* older cycle still holding an index: unsafe */
-            /* An RMW: keeps the enqueuer's release sequence on the entry. */
-            if (ecycle < hcycle &&
-                !atomic_compare_exchange_strong_explicit(slot, &e, next,
-                                                         memory_order_seq_cst, /* enq's load */
-                                                         memory_order_seq_cst)) { /* enq CAS */
-                CASK__NOISE("queue.bq.deq.retry");
-                continue;
-            }
-            break;
-        }
+        int64_t idx = cask__scq_settle(q, r, h);
+        if (idx >= 0)
+            return idx;
         /* Only compared. */
         uint64_t t = atomic_load_explicit(&r->tail, memory_order_seq_cst); /* enq's FAA; EC */
-        if (t <= h + 1) {
+        if ((t & ~CASK__BQ_CLOSED) <= h + 1) {
             cask__scq_catchup(r, t, h + 1);
             /* The paper's threshold accounting. */
             atomic_fetch_sub_explicit(&r->threshold, 1, memory_order_seq_cst); /* enq's store */
@@ -265,6 +315,26 @@ static int64_t cask__scq_dequeue(cask_bqueue *q, cask__scq *r)
         if (atomic_fetch_sub_explicit(&r->threshold, 1, memory_order_seq_cst) <= 0) /* as above */
             return -1;
         CASK__NOISE("queue.bq.deq.again");
+    }
+}
+
+/* After close: claims and settles positions until one holds an index (returned) or Head reaches
+ * `end` (closed_at): -1. No threshold: it stops at `end` instead, so a position below it whose
+ * enqueuer gave up (refused after the close) cannot make pops say "empty" for ever (B3). */
+static int64_t cask__scq_drain(cask_bqueue *q, cask__scq *r, uint64_t end)
+{
+    for (;;) {
+        /* seq_cst: "Head >= end" is the closed-and-empty decision, in the eventcount order. */
+        if (atomic_load_explicit(&r->head, memory_order_seq_cst) >= end) /* deq's FAA; EC */
+            return -1;
+        uint64_t h = atomic_fetch_add_explicit(&r->head, 1,
+                                               memory_order_seq_cst); /* other deq's FAA; EC */
+        if (h >= end)
+            return -1;
+        CASK__NOISE("queue.bq.drain.claimed");
+        int64_t idx = cask__scq_settle(q, r, h);
+        if (idx >= 0)
+            return idx;
     }
 }
 
@@ -314,7 +384,7 @@ int cask_bqueue_create(size_t capacity, cask_bqueue **out)
     atomic_init(&q->fq.head, q->ring);
     atomic_init(&q->fq.tail, q->ring + n);
     atomic_init(&q->fq.threshold, (int64_t)(3 * n - 1));
-    atomic_init(&q->pushers, 0);
+    atomic_init(&q->closed_at, 0);
     atomic_init(&q->reason, 0);
     *out = q;
     return 0;
@@ -343,37 +413,25 @@ size_t cask_bqueue_capacity(const cask_bqueue *q)
  * registered on the eventcount, and must not wait there). */
 static int cask__bq_push_once(cask_bqueue *q, void *item)
 {
-    /* Acquire: a CLOSED bit seen means the reason is visible. seq_cst: a pop that reads
-     * pushers == 1 is ordered after this push's decrement (B3). */
-    uint64_t s = atomic_load_explicit(&q->pushers, memory_order_seq_cst); /* close's fetch_or */
-    do {
-        if (s & 1)
-            return CASK_ECLOSED; /* never counted: a pop that saw CLOSED with none in flight
-                                  * keeps seeing that (B3) */
-        /* Fails if close (or another push) changed the word. */
-    } while (!atomic_compare_exchange_weak_explicit(&q->pushers, &s, s + 2,
-                                                    memory_order_seq_cst, /* close's fetch_or */
-                                                    memory_order_seq_cst)); /* close's fetch_or */
-    CASK__NOISE("queue.bq.push.entered");
-    int rc = 0;
-    {
-        int64_t i = cask__scq_dequeue(q, &q->fq);
-        if (i < 0) {
-            rc = CASK_EFULL;
-        } else {
-            q->data[i] = item; /* B2: index i is ours until aq.enqueue publishes it */
-            cask__scq_enqueue(q, &q->aq, (uint64_t)i);
-        }
+    int64_t i = cask__scq_dequeue(q, &q->fq);
+    if (i < 0) {
+        /* Full; but a closed queue says so instead, or a push waiting for room would wait for
+         * pops that may never come. seq_cst: the eventcount order with close's fetch_or and its
+         * notify; acquire: the reason. */
+        uint64_t t = atomic_load_explicit(&q->aq.tail, memory_order_seq_cst); /* close; EC */
+        return (t & CASK__BQ_CLOSED) ? CASK_ECLOSED : CASK_EFULL;
     }
-    /* Release: orders the aq.enqueue before a pop's read of pushers. */
-    uint64_t left = atomic_fetch_sub_explicit(&q->pushers, 2,
-                                              memory_order_seq_cst) - 2; /* pop's load; EC */
+    CASK__NOISE("queue.bq.push.owned");
+    q->data[i] = item; /* B2: index i is ours until aq.enqueue publishes it */
+    if (cask__scq_enqueue(q, &q->aq, (uint64_t)i) != 0) {
+        /* Refused (its position is past closed_at): the index goes back unused, so no room is
+         * lost (B1). fq's Tail never has the bit, so this enqueue succeeds. */
+        cask__scq_enqueue(q, &q->fq, (uint64_t)i);
+        return CASK_ECLOSED;
+    }
     CASK__NOISE("queue.bq.push.wake");
-    /* Wake sleeping pops for the item, and also when this was the last push in flight after a
-     * close: "closed, none in flight" is the condition a pop sleeps for, too. */
-    if (rc == 0 || left == 1)
-        cask__ec_notify(&q->not_empty);
-    return rc;
+    cask__ec_notify(&q->not_empty);
+    return 0;
 }
 
 int cask_bqueue_try_push(cask_bqueue *q, void *item)
@@ -392,16 +450,25 @@ static int cask__bq_pop_once(cask_bqueue *q, void **item)
 {
     int64_t i = cask__scq_dequeue(q, &q->aq);
     if (i < 0) {
-        /* No close has claimed the reason yet: plainly empty, without reading pushers, the
-         * line every push writes twice. seq_cst: the claim (seq_cst) precedes close's fetch_or
-         * and notify, so a waiter whose re-check reads 0 here is seen by that notify. */
+        /* No close has claimed the reason: plainly empty (reason and closed_at share a line that
+         * only close writes). seq_cst, here and below: each of close's steps precedes its
+         * notify, so a waiter whose re-check reads "not yet" is seen by that notify. */
         if (atomic_load_explicit(&q->reason, memory_order_seq_cst) == 0) /* close's claim; EC */
             return CASK_EEMPTY;
-        /* Acquire: the last push's aq.enqueue, and the reason. */
-        if (atomic_load_explicit(&q->pushers, memory_order_seq_cst) != 1) /* push's sub, close */
-            return CASK_EEMPTY;
+        /* Acquire: the reason (stored before closed_at by the same close). */
+        uint64_t end = atomic_load_explicit(&q->closed_at, memory_order_seq_cst); /* close; EC */
+        if (end == 0) {
+            /* The close that set the bit has not stored closed_at yet (it may be paused there,
+             * and another close may already have returned): any Tail read with the bit is at or
+             * past closed_at, and positions past it are holes the drain settles like any other.
+             * No bit: close has not marked Tail yet, and notifies after it has. */
+            uint64_t t = atomic_load_explicit(&q->aq.tail, memory_order_seq_cst); /* close; EC */
+            if ((t & CASK__BQ_CLOSED) == 0)
+                return CASK_EEMPTY;
+            end = t & ~CASK__BQ_CLOSED;
+        }
         CASK__NOISE("queue.bq.pop.closed");
-        i = cask__scq_dequeue(q, &q->aq); /* closed, none in flight: is it really empty? */
+        i = cask__scq_drain(q, &q->aq, end); /* every position below the close settled (B3) */
         if (i < 0)
             return CASK_ECLOSED;
     }
@@ -476,10 +543,14 @@ int cask_bqueue_close(cask_bqueue *q, int reason)
                   "pass a queue from cask_bqueue_create");
     int rc = cask__close_claim(&q->reason, reason);
     CASK__NOISE("queue.bq.close.reason");
-    /* Release: the reason, to pushes and pops that read CLOSED; seq_cst before the notifies'
-     * loads of the waiter counts (eventcount). */
-    atomic_fetch_or_explicit(&q->pushers, 1, memory_order_seq_cst); /* reads of pushers; EC */
-    CASK__NOISE("queue.bq.close.marked");
+    /* Release: the reason, to the pushes refused for the bit. The first close to set it records
+     * where aq ended (B3); seq_cst, both: before the notifies' loads of the waiter counts. */
+    uint64_t t = atomic_fetch_or_explicit(&q->aq.tail, CASK__BQ_CLOSED,
+                                          memory_order_seq_cst); /* enqueue's FAA; EC */
+    if ((t & CASK__BQ_CLOSED) == 0) {
+        CASK__NOISE("queue.bq.close.marked");
+        atomic_store_explicit(&q->closed_at, t, memory_order_seq_cst); /* pop's load; EC */
+    }
     cask__ec_notify(&q->not_empty);
     cask__ec_notify(&q->not_full);
     return rc;
@@ -497,6 +568,10 @@ size_t cask_bqueue_length(const cask_bqueue *q)
     cask_bqueue *m = (cask_bqueue *)q;
     uint64_t h = atomic_load_explicit(&m->aq.head, memory_order_relaxed);
     uint64_t t = atomic_load_explicit(&m->aq.tail, memory_order_relaxed);
+    uint64_t end = atomic_load_explicit(&m->closed_at, memory_order_relaxed);
+    t &= ~CASK__BQ_CLOSED;
+    if (end != 0 && end < t)
+        t = end; /* positions past the close are refused pushes' */
     if (t <= h)
         return 0;
     return (size_t)(t - h < q->n ? t - h : q->n);

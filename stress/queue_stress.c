@@ -23,10 +23,12 @@
  *                 operation (between a reservation and its CAS, holding a hazard pointer, ...)
  *                 and stays parked until every other thread has completed QUEUE_STRESS_STALL_OPS
  *                 push/pop pairs. Nothing is timed: if the others cannot complete while thread 0
- *                 is parked, the round never ends and the watchdog reports the hang. Then thread
- *                 0 is released; items are conserved. The pause comes from a wrapper of
- *                 cask_noise_point (the stress binary links with -Wl,--wrap=cask_noise_point); it
- *                 passes every other call through unchanged.
+ *                 is parked, the round never ends and the watchdog reports the hang. The last of
+ *                 them to finish then closes the queue and pops until CASK_ECLOSED, still with
+ *                 thread 0 parked: pops after close must not wait for a paused push either.
+ *                 Then thread 0 is released; items are conserved and none is left behind. The
+ *                 pause comes from a wrapper of cask_noise_point (the stress binary links with
+ *                 -Wl,--wrap=cask_noise_point); it passes every other call through unchanged.
  * queue.bounded_pairs, queue.bounded_split, queue.bounded_close
  *                 the pairs, split and close workers on a bounded queue (capacity one per thread
  *                 for pairs, 2 for the others); producers poll try_push on a full queue and, in
@@ -40,8 +42,8 @@
  * queue.bounded_stall
  *                 queue.stall on a bounded queue (capacity one per thread): thread 0 parked at
  *                 a random "queue.*" point inside try_push or try_pop (after claiming a ring
- *                 position, holding a free index, counted as a push in flight, ...) while the
- *                 others complete their pairs: the SCQ's lock-freedom, which bqueue.h promises.
+ *                 position, holding a free index, ...) while the others complete their pairs,
+ *                 close and drain: the SCQ's lock-freedom, which bqueue.h promises.
  */
 #define _GNU_SOURCE
 #include <sched.h>
@@ -95,6 +97,7 @@ typedef struct {
     int64_t bq_push_timeout; /* rec_push on a bounded queue: 0 polls try_push, -1 sleeps */
     /* queue.stall */
     _Atomic int done_others;
+    _Atomic int pairs_done;
     /* queue.bounded_split: items taken by all consumers (relaxed: a count only) */
     _Atomic uint64_t split_taken;
 } qctx;
@@ -434,6 +437,18 @@ static void close_worker(cask_stress_run *run, int i, void *arg)
                                             : cask_queue_closed(c->q, &reason);
                 if (!closed || reason != -1234)
                     cask_stress_fail(run, "push refused but reason unreadable (%d)", reason);
+                if (i == 2) {
+                    /* A second close, racing with the first one's last steps: it loses, and
+                     * once it has returned, pops must not say CASK_EEMPTY any more. */
+                    rc = c->bq != NULL ? cask_bqueue_close(c->bq, -99)
+                                       : cask_queue_close(c->q, -99);
+                    if (rc != CASK_ECLOSED)
+                        cask_stress_fail(run, "second close returned %s, want CASK_ECLOSED",
+                                         rc == 0 ? "0" : cask_strerror(rc));
+                    rc = rec_pop(c, i, 0);
+                    if (rc == CASK_EEMPTY)
+                        cask_stress_fail(run, "try_pop said CASK_EEMPTY after a close returned");
+                }
                 break;
             }
             if (rc == CASK_ETIMEDOUT && c->bq != NULL && cask_stress_should_stop(run)) {
@@ -616,6 +631,8 @@ void __wrap_cask_noise_point(const char *where)
 static void stall_before(qctx *c)
 {
     atomic_store_explicit(&c->done_others, 0, memory_order_relaxed);
+    atomic_store_explicit(&c->pairs_done, 0, memory_order_relaxed);
+    c->closed_round = true; /* closed, then drained to CASK_ECLOSED: nothing may be left */
     atomic_store_explicit(&stall_paused, 0, memory_order_relaxed);
 }
 
@@ -650,6 +667,27 @@ static void stall_worker(cask_stress_run *run, int i, void *arg)
     }
     if (!atomic_load_explicit(&stall_paused, memory_order_relaxed))
         cask_stress_fail(run, "thread 0 left its pause before the others were done");
+    /* The same for close: the last of us to finish its pairs closes the queue and pops until
+     * CASK_ECLOSED while thread 0 is still parked (it is released only when this thread counts
+     * itself done, below). A push parked between its claim and its write must not keep the pops
+     * from ending: no time limit here either. */
+    if (atomic_fetch_add_explicit(&c->pairs_done, 1, memory_order_relaxed) == c->threads - 2) {
+        int rc = c->bq != NULL ? cask_bqueue_close(c->bq, -77) : cask_queue_close(c->q, -77);
+        if (rc != 0)
+            cask_stress_fail(run, "close returned %s, want 0", cask_strerror(rc));
+        while ((rc = rec_pop(c, i, 0)) != CASK_ECLOSED) {
+            if (rc != 0 && rc != CASK_EEMPTY) {
+                cask_stress_fail(run, "pop after close failed: %s", cask_strerror(rc));
+                break;
+            }
+            if (rc == CASK_EEMPTY) {
+                CASK_NOISE_POINT("queue_stress.stall.closed_empty");
+                sched_yield();
+            }
+        }
+        if (!atomic_load_explicit(&stall_paused, memory_order_relaxed))
+            cask_stress_fail(run, "thread 0 left its pause before the close was drained");
+    }
     atomic_fetch_add_explicit(&c->done_others, 1, memory_order_relaxed);
     c->round_ops[i] += (uint64_t)(2 * QUEUE_STRESS_STALL_OPS);
 }

@@ -4,7 +4,8 @@
  *     CASK_EFULL and changes nothing; FIFO order over many wrap-arounds of the rings;
  *   - close: pushes refused with CASK_ECLOSED and the reason readable; accepted items still
  *     popped in order, then CASK_ECLOSED; a push sleeping on a full queue and a pop sleeping on
- *     an empty one both wake on close;
+ *     an empty one both wake on close; a closed full queue says CASK_ECLOSED, not CASK_EFULL,
+ *     and refused pushes leave nothing behind;
  *   - timeouts: CASK_ETIMEDOUT on a full push and on an empty pop;
  *   - threads: 2 producers with blocking pushes into a small queue, 2 consumers with blocking
  *     pops; every item arrives exactly once and in per-producer order;
@@ -81,6 +82,39 @@ static void single_thread(void)
     EXPECT_EQ(cask_bqueue_pop(q, &out, CASK_BQUEUE_FOREVER), CASK_ECLOSED);
     cask_bqueue_destroy(q);
     cask_bqueue_destroy(NULL);
+}
+
+/* A closed queue refuses with CASK_ECLOSED also when it is full (a push waiting for room would
+ * otherwise wait for ever); refused pushes use up no capacity and leave nothing behind; a pop
+ * after close returns the accepted items in order, then CASK_ECLOSED, however many pushes were
+ * refused in between (each refused push claims a ring position past the close). */
+static void close_full(void)
+{
+    cask_bqueue *q;
+    EXPECT_EQ(cask_bqueue_create(4, &q), 0);
+    for (int i = 0; i < 4; i++)
+        EXPECT_EQ(cask_bqueue_try_push(q, ITEM(i)), 0);
+    EXPECT_EQ(cask_bqueue_try_push(q, ITEM(9)), CASK_EFULL);
+    EXPECT_EQ(cask_bqueue_close(q, 7), 0);
+    EXPECT_EQ(cask_bqueue_try_push(q, ITEM(9)), CASK_ECLOSED);
+    EXPECT_EQ(cask_bqueue_push(q, ITEM(9), CASK_BQUEUE_FOREVER), CASK_ECLOSED);
+    void *out;
+    EXPECT_EQ(cask_bqueue_try_pop(q, &out), 0);
+    EXPECT(out == ITEM(0));
+    EXPECT_EQ(cask_bqueue_length(q), 3);
+    for (int i = 0; i < 100000; i++) /* room for one now: refused all the same */
+        EXPECT_EQ(cask_bqueue_try_push(q, ITEM(9)), CASK_ECLOSED);
+    EXPECT_EQ(cask_bqueue_length(q), 3);
+    for (int i = 1; i < 4; i++) {
+        EXPECT_EQ(cask_bqueue_pop(q, &out, CASK_BQUEUE_FOREVER), 0);
+        EXPECT(out == ITEM(i));
+    }
+    for (int i = 0; i < 3; i++)
+        EXPECT_EQ(cask_bqueue_try_pop(q, &out), CASK_ECLOSED);
+    EXPECT_EQ(cask_bqueue_length(q), 0);
+    int reason = 0;
+    EXPECT(cask_bqueue_closed(q, &reason) && reason == 7);
+    cask_bqueue_destroy(q);
 }
 
 static void alloc_failures(void)
@@ -187,6 +221,7 @@ static void threads(void)
 int main(void)
 {
     single_thread();
+    close_full();
     alloc_failures();
     threads();
     return 0;

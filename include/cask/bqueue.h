@@ -21,10 +21,12 @@
  *
  * Progress: try_push and try_pop are lock-free (Nikolaev's SCQ: single-width CAS and FAA only;
  * a producer or consumer paused in the middle of an operation never stops the others), and
- * never allocate. push and pop block: they spin briefly, then sleep on a futex. One exception,
- * stated plainly: a producer paused in the middle of try_push delays the moment pops start
- * returning CASK_ECLOSED after a close (they return CASK_EEMPTY until it finishes), because its
- * item may still be accepted; it delays nothing else. Under contention a call may return
+ * never allocate. push and pop block: they spin briefly, then sleep on a futex. Close included:
+ * once close has returned, pops return the items accepted before it and then CASK_ECLOSED,
+ * without waiting for a producer paused in the middle of try_push (that push is then refused
+ * with CASK_ECLOSED, or its item was accepted and is among those returned; a pop paused in the
+ * middle of try_pop may still return an item after others said CASK_ECLOSED: both were in
+ * progress during the close). Under contention a call may return
  * CASK_QUEUE_BACKOFF_NS late, after it took effect: the contention backoff of cask/queue.h; a
  * try_pop that finds the queue empty again right after this thread's previous one did may
  * return CASK_QUEUE_EMPTY_PAUSE_NS late (the empty-poll pause, also there).
@@ -65,7 +67,7 @@ int cask_bqueue_create(size_t capacity, cask_bqueue **out);
  * Context: no other call on the queue may run concurrently or afterwards: every thread that used
  * it must have returned from its calls (join it, or have it say so through a release/acquire
  * pair of your own). Having popped every item is not enough: a push still touches the queue
- * (its in-flight count, the wake-up of sleeping pops) after its item can already be popped, so
+ * (the ring's threshold, the wake-up of sleeping pops) after its item can already be popped, so
  * the consumer of the last item may run before that pusher returns from push; the same holds
  * for close and for a pop (which wakes sleeping pushers after taking its item). Checked builds
  * abort if a push or pop is still asleep on the queue. Progress: wait-free apart from free().
@@ -80,7 +82,7 @@ size_t cask_bqueue_capacity(const cask_bqueue *queue);
  * cask_bqueue_try_push - append item if there is room.
  * Returns 0: accepted, it will be returned by exactly one pop. Otherwise refused, the queue
  * unchanged: CASK_EINVAL if item is NULL; CASK_EFULL if the queue held `capacity` items at some
- * moment during the call; CASK_ECLOSED if it is closed.
+ * moment during the call (and was not closed); CASK_ECLOSED if it is closed (also when full).
  * Context: any thread; never sleeps. Progress: lock-free; never allocates.
  * Ordering: on success, release: everything before the push happens before whatever the
  * consumer of the item does after its pop. On failure none (CASK_ECLOSED: acquire, the reason
@@ -124,7 +126,9 @@ int cask_bqueue_pop(cask_bqueue *queue, void **item, int64_t timeout_ns);
  * cask_bqueue_close - close with a reason (any int). Returns 0 if this call closed the queue,
  * CASK_ECLOSED if it was already closed (the first reason is kept). Pushes that were accepted
  * before still get delivered; all sleepers wake.
- * Context: any thread, either end. Progress: wait-free (one CAS, one fetch-or, two wake calls).
+ * Context: any thread, either end. Progress: wait-free (one CAS, one fetch-or, one store, two
+ * wake calls). Once it has returned (whether it closed the queue or found it closed), pops say
+ * CASK_EEMPTY no more.
  * Ordering: release, paired with the acquire of a push or pop that returns CASK_ECLOSED and of
  * cask_bqueue_closed. Memory: none. Errors: as above.
  */
