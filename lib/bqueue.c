@@ -158,6 +158,12 @@ struct cask_bqueue {
 /* Bit 63 of aq's Tail: set by close; enqueues that claim a position with it set are refused. */
 #define CASK__BQ_CLOSED (UINT64_C(1) << 63)
 
+/* The position in a Tail word, without the CLOSED bit. */
+static inline uint64_t cask__bq_pos(uint64_t tail)
+{
+    return tail & ~CASK__BQ_CLOSED;
+}
+
 /* Entry word: (cycle << 1) | SAFE | index, cycle = position with the low log2(R) bits clear. */
 static inline uint64_t cask__scq_bot(const cask_bqueue *q)
 {
@@ -196,7 +202,7 @@ static void cask__scq_catchup(cask__scq *r, uint64_t tail, uint64_t head)
                                                     memory_order_seq_cst, /* enqueue's FAA; EC */
                                                     memory_order_seq_cst)) { /* as success */
         head = atomic_load_explicit(&r->head, memory_order_seq_cst); /* dequeue's FAA; EC */
-        if ((tail & ~CASK__BQ_CLOSED) >= head) /* tail: reloaded by the failed CAS */
+        if (cask__bq_pos(tail) >= head) /* tail: reloaded by the failed CAS */
             break;
     }
 }
@@ -291,7 +297,7 @@ static int64_t cask__scq_dequeue(cask_bqueue *q, cask__scq *r)
     if (cask__scq_cycle(q, peek) != cask__scq_cycle_of_pos(q, head) ||
         (peek & cask__scq_bot(q)) == cask__scq_bot(q)) {
         uint64_t tail = atomic_load_explicit(&r->tail, memory_order_seq_cst); /* enq FAA; EC */
-        if ((tail & ~CASK__BQ_CLOSED) <= head)
+        if (cask__bq_pos(tail) <= head)
             return -1;
     }
     for (;;) {
@@ -306,7 +312,7 @@ static int64_t cask__scq_dequeue(cask_bqueue *q, cask__scq *r)
             return idx;
         /* Only compared. */
         uint64_t t = atomic_load_explicit(&r->tail, memory_order_seq_cst); /* enq's FAA; EC */
-        if ((t & ~CASK__BQ_CLOSED) <= h + 1) {
+        if (cask__bq_pos(t) <= h + 1) {
             cask__scq_catchup(r, t, h + 1);
             /* The paper's threshold accounting. */
             atomic_fetch_sub_explicit(&r->threshold, 1, memory_order_seq_cst); /* enq's store */
@@ -465,7 +471,7 @@ static int cask__bq_pop_once(cask_bqueue *q, void **item)
             uint64_t t = atomic_load_explicit(&q->aq.tail, memory_order_seq_cst); /* close; EC */
             if ((t & CASK__BQ_CLOSED) == 0)
                 return CASK_EEMPTY;
-            end = t & ~CASK__BQ_CLOSED;
+            end = cask__bq_pos(t);
         }
         CASK__NOISE("queue.bq.pop.closed");
         i = cask__scq_drain(q, &q->aq, end); /* every position below the close settled (B3) */
@@ -569,7 +575,7 @@ size_t cask_bqueue_length(const cask_bqueue *q)
     uint64_t h = atomic_load_explicit(&m->aq.head, memory_order_relaxed);
     uint64_t t = atomic_load_explicit(&m->aq.tail, memory_order_relaxed);
     uint64_t end = atomic_load_explicit(&m->closed_at, memory_order_relaxed);
-    t &= ~CASK__BQ_CLOSED;
+    t = cask__bq_pos(t);
     if (end != 0 && end < t)
         t = end; /* positions past the close are refused pushes' */
     if (t <= h)

@@ -404,6 +404,12 @@ static void run_split(cask_stress_run *run)
 
 /* ---- queue.close ---- */
 
+/* Closes whichever queue the round uses; returns what close returned. */
+static int qclose(qctx *c, int reason)
+{
+    return c->bq != NULL ? cask_bqueue_close(c->bq, reason) : cask_queue_close(c->q, reason);
+}
+
 static void close_before(qctx *c)
 {
     /* Bounded (capacity 2): every push may sleep, so close sooner. */
@@ -419,8 +425,7 @@ static void close_worker(cask_stress_run *run, int i, void *arg)
     if (producer) {
         for (uint64_t s = 0;; s++) {
             if (i == 0 && (int)s == c->close_after) {
-                int rc = c->bq != NULL ? cask_bqueue_close(c->bq, -1234)
-                                       : cask_queue_close(c->q, -1234);
+                int rc = qclose(c, -1234);
                 if (rc != 0)
                     cask_stress_fail(run, "close returned %s, want 0 (only thread 0 closes)",
                                      cask_strerror(rc));
@@ -440,8 +445,7 @@ static void close_worker(cask_stress_run *run, int i, void *arg)
                 if (i == 2) {
                     /* A second close, racing with the first one's last steps: it loses, and
                      * once it has returned, pops must not say CASK_EEMPTY any more. */
-                    rc = c->bq != NULL ? cask_bqueue_close(c->bq, -99)
-                                       : cask_queue_close(c->q, -99);
+                    rc = qclose(c, -99);
                     if (rc != CASK_ECLOSED)
                         cask_stress_fail(run, "second close returned %s, want CASK_ECLOSED",
                                          rc == 0 ? "0" : cask_strerror(rc));
@@ -530,14 +534,6 @@ static void blocking_wait(_Atomic uint64_t *counter, uint64_t want)
     }
 }
 
-static void qclose(qctx *c, int reason)
-{
-    if (c->bq != NULL)
-        cask_bqueue_close(c->bq, reason);
-    else
-        cask_queue_close(c->q, reason);
-}
-
 static void blocking_worker(cask_stress_run *run, int i, void *arg)
 {
     qctx *c = arg;
@@ -556,7 +552,7 @@ static void blocking_worker(cask_stress_run *run, int i, void *arg)
             if (!c->full_mode)
                 blocking_wait(&c->received, s + 1); /* one at a time: until it was taken */
         }
-        qclose(c, 0);
+        (void)qclose(c, 0);
         /* No more items: release a consumer waiting for a full queue (full mode). */
         atomic_store_explicit(&c->handed, UINT64_MAX, memory_order_relaxed);
     } else if (i == 1) {
@@ -591,7 +587,7 @@ static void blocking_worker(cask_stress_run *run, int i, void *arg)
 
 static void blocking_after(qctx *c)
 {
-    qclose(c, 0); /* one thread: the producer branch did not run */
+    (void)qclose(c, 0); /* one thread: the producer branch did not run */
 }
 
 static void run_blocking(cask_stress_run *run)
@@ -672,7 +668,7 @@ static void stall_worker(cask_stress_run *run, int i, void *arg)
      * itself done, below). A push parked between its claim and its write must not keep the pops
      * from ending: no time limit here either. */
     if (atomic_fetch_add_explicit(&c->pairs_done, 1, memory_order_relaxed) == c->threads - 2) {
-        int rc = c->bq != NULL ? cask_bqueue_close(c->bq, -77) : cask_queue_close(c->q, -77);
+        int rc = qclose(c, -77);
         if (rc != 0)
             cask_stress_fail(run, "close returned %s, want 0", cask_strerror(rc));
         while ((rc = rec_pop(c, i, 0)) != CASK_ECLOSED) {
