@@ -151,7 +151,9 @@ static inline bool cask__backoff_decide(cask__backoff *b, cask__reservation *r, 
 {
     b->seen = NULL;
     b->interleavings++;
-    bool wait = r->interleaved_ns != 0 && now - r->interleaved_ns < b->window_ns;
+    /* "Less than the window ago", written so that an end stamped later than now (only a test
+     * forges one) also counts as recent instead of wrapping around to long ago. */
+    bool wait = r->interleaved_ns != 0 && now < r->interleaved_ns + b->window_ns;
     r->interleaved_ns = now;
     if (wait) {
         b->push.interleaved_ns = 0;
