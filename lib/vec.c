@@ -75,18 +75,26 @@
  * the element and ready bytes, between the cores, while glibc's mutex lets one thread take the
  * lock many times in a row; and both pushers reached each fresh page together and both
  * faulted on it (twice the mutex array's page faults, each fault about 15 us there).
- * Exponential backoff after a lost CAS (64 pauses, doubling to 4096) lets the winner run a
- * burst; it keeps push lock-free (a loser lost to a push that succeeded). Prefaulting two
- * 64 KiB chunks ahead, by the one push that opens a chunk, halves the faults and takes them off
- * the path of the other pushers. Together: 2.0-3.5x the mutex array in runs at real-time
- * priority, 1.93x in a quiet run at normal priority (docs/bench/results.md).
+ * Exponential backoff after a lost CAS (64 pauses, doubling to 4096) let the winner run a
+ * burst. Prefaulting two 64 KiB chunks ahead, by the one push that opens a chunk, halves the
+ * faults and takes them off the path of the other pushers. Together: 2.0-3.5x the mutex array
+ * in runs at real-time priority, 1.93x in a quiet run at normal priority.
  * After that, the queues' contention backoff (lib/internal/backoff.h), noting the reserved
  * index with a 2 us window: a push that finds another thread's push since its own previous one,
  * back to back, waits 10 us once it is done (after it counted itself complete, so a freeze
  * never waits for it) and the other pusher runs a burst. Measured (`./cask bench vec`, 2 threads,
  * three runs each): push with growth 98-107 -> 70-75 ns, push into reserved room 203-224 ->
  * 101-134 ns; 1 thread unchanged. The mutex array's figure in the same runs moved between 137
- * and 500 ns from run to run, so its ratio did too (1.8-2.7x with growth). Reserving
+ * and 500 ns from run to run, so its ratio did too (1.8-2.7x with growth).
+ * Then the pause backoff went: with the contention backoff taking turns, it only made a loser of
+ * the CAS idle, and for a time that depends on the processor: a pause instruction takes about 1
+ * ns on some x86 cores and 17-24 ns on the Intel Xeon of a later run (measured there; 4096 of
+ * them are 70-100 us). There, 2 threads pushing into reserved room took 93-104 ns per push with
+ * it, 60-72 ns without (8 threads: 421 -> 272 ns); 1-pause or 8-to-512-pause variants were no
+ * better than none. `./cask bench vec`, interleaved runs of both builds: with growth, 2 threads
+ * 109-117 -> 62-81 ns, 8 threads 462-498 -> 248-300 ns; into reserved room 102-103 -> 58-78 ns
+ * and 393-423 -> 239-307 ns; 1 thread unchanged. A push now retries at once from the length its
+ * failed CAS read: lock-free as before (it failed because another push succeeded). Reserving
  * with fetch_add instead of the CAS was not taken: a fetch_add after the freeze's fetch_or
  * would move the length past the frozen one and past max_len, and undoing that needs the same
  * contended line again. cask_vec_reserve does all the committing and faulting up front.
@@ -134,10 +142,6 @@
 #define CASK__VEC_LEN_MASK (CASK__VEC_FROZEN - 1)
 
 #define CASK__VEC_STRIPES 16
-
-/* Pause instructions a push waits after a lost reservation: doubling from MIN up to MAX. */
-#define CASK__VEC_BACKOFF_MIN 64u
-#define CASK__VEC_BACKOFF_MAX 4096u
 
 /* Bytes of elements a push prefaults at a time, two such chunks ahead of its own index. The
  * stress build takes one page, so that its vectors of a few thousand elements prefault often. */
@@ -297,18 +301,6 @@ static int cask__vec_populate(char *at, size_t bytes, size_t width)
     return 0;
 }
 
-/* Waits *spins pause instructions, then doubles *spins up to CASK__VEC_BACKOFF_MAX: after a
- * lost reservation, so that the winner runs a burst of pushes with the length word (and the
- * element and ready lines it writes) in its own cache instead of the two trading them on every
- * push. The winner made progress, so the loser waiting keeps push lock-free. */
-static void cask__vec_backoff(unsigned *spins)
-{
-    for (unsigned n = 0; n < *spins; n++)
-        cask__pause();
-    if (*spins < CASK__VEC_BACKOFF_MAX)
-        *spins *= 2;
-}
-
 /* The push of index i, the first of a CASK__VEC_AHEAD chunk, prefaults the chunk two ahead
  * (commits it if needed): one thread takes its page faults, early, while the other pushers
  * write the current chunk, instead of every pusher faulting on each page as they reach it
@@ -441,7 +433,6 @@ int cask_vec_push(cask_vec *v, const void *elem, size_t *index)
     uint64_t s = atomic_load_explicit(&v->state, memory_order_acquire); /* acquire: pairs with the reservation CAS that wrote this length */
     CASK__NOISE("vec.push.loaded");
     size_t i;
-    unsigned spins = CASK__VEC_BACKOFF_MIN;
     for (;;) {
         if (s & CASK__VEC_CLOSING) {
             rc = CASK_EFROZEN;
@@ -460,11 +451,9 @@ int cask_vec_push(cask_vec *v, const void *elem, size_t *index)
         if (atomic_compare_exchange_weak_explicit(&v->state, &s, s + 1, memory_order_seq_cst, /* seq_cst: the reservation, ordered with freeze's fetch_or (fails if it came first) */
                                                   memory_order_seq_cst)) /* failure: re-reads state for the retry, ordered with freeze's fetch_or */
             break;
-        /* Another push won the word: let it run a burst (its next reservations find the line in
-         * its own cache), then start again from the current length. */
-        CASK__NOISE("vec.push.backoff");
-        cask__vec_backoff(&spins);
-        s = atomic_load_explicit(&v->state, memory_order_acquire); /* acquire: as the first load above */
+        /* Another push won the word (it made progress): start again from the length the failed
+         * CAS read. The acquire of that read pairs as the first load's: seq_cst on failure. */
+        CASK__NOISE("vec.push.retry");
     }
     CASK__NOISE("vec.push.reserved");
     cask__backoff_note(&cask__backoff_state.push, v, i, CASK__BACKOFF_WIDE_WINDOW_NS);
