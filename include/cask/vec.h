@@ -196,6 +196,14 @@ struct cask__vec_frozen_view {
     size_t elem_size;
 };
 
+/* The frozen 8-byte get laid out as the straight path (no taken branch), where the compiler
+ * knows how; a plain condition elsewhere. */
+#if defined(__GNUC__)
+#define CASK__VEC_LIKELY(c) __builtin_expect(!!(c), 1)
+#else
+#define CASK__VEC_LIKELY(c) (c)
+#endif
+
 /* The out-of-line get: every case (mutable, frozen, out of range). */
 int cask__vec_get_slow(const cask_vec *v, size_t i, void *out);
 
@@ -203,12 +211,12 @@ static inline int cask_vec_get(const cask_vec *v, size_t i, void *out)
 {
     const struct cask__vec_frozen_view *f = (const struct cask__vec_frozen_view *)(const void *)v;
     const char *a = atomic_load_explicit(&f->frozen, memory_order_acquire); /* acquire: pairs with the release store of frozen in cask_vec_freeze_at (elements and frozen_len) */
-    if (a == NULL || i >= f->frozen_len)
-        return cask__vec_get_slow(v, i, out);
-    if (f->elem_size == 8) { /* pointers and 64-bit integers first: one compare */
-        memcpy(out, a + i * 8, 8);
+    if (CASK__VEC_LIKELY(a != NULL && i < f->frozen_len && f->elem_size == 8)) {
+        memcpy(out, a + i * 8, 8); /* pointers and 64-bit integers: straight through */
         return 0;
     }
+    if (a == NULL || i >= f->frozen_len)
+        return cask__vec_get_slow(v, i, out);
     switch (f->elem_size) { /* fixed-size copies: one load each */
     case 4: memcpy(out, a + i * 4, 4); break;
     case 2: memcpy(out, a + i * 2, 2); break;
