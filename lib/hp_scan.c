@@ -116,6 +116,13 @@ static bool cask__hp_slots_contain(struct cask__hp_record *head, const void *p)
     return false;
 }
 
+bool cask__hp_domain_holds(cask_hp_domain *d, const void *p)
+{
+    /* acquire: pairs with claim_record's push CAS (the records and their slots are there) */
+    struct cask__hp_record *head = atomic_load_explicit(&d->records, memory_order_acquire);
+    return cask__hp_slots_contain(head, p);
+}
+
 /*
  * Loads every hazard of the records reachable from head into rec's hash set, growing it to at
  * least twice the number of slots. Returns how many hazards it found, or -1 (and fills nothing)

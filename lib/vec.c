@@ -12,23 +12,26 @@
  *
  * The length word `state` holds the length in its low bits and two flags: CLOSING (a freeze has
  * begun: mutations fail) and FROZEN (the freeze has completed: no mutation is in flight and none
- * will ever run). Two counts are split in CASK__VEC_STRIPES stripes of one cache line each (a
- * thread always uses the same stripe, taken round robin at its first mutation): `active`, the
- * sets and reserves in flight ("active == 0" below: every stripe reads 0), and `pushed`, the
- * pushes completed ("pushed" below: the sum over the stripes).
+ * will ever run). The sets and reserves in flight are counted in CASK__VEC_STRIPES stripes of
+ * one cache line each (a thread always uses the same stripe, taken round robin at its first
+ * mutation; "active == 0" below: every stripe reads 0). A push in flight announces the vector in
+ * its thread's hazard slot (cask_hp_thread_slot, the slot the queues use between their calls;
+ * "announced" below: some slot of the default domain holds v).
  *
- *   push:   loop { s = state (acquire); fail if CLOSING; commit the page of index len(s); CAS
- *           state s -> s + 1 (seq_cst); on failure back off };
- *           store the element (release); ready[i] = 1 (release); if i opens a 64 KiB chunk,
- *           prefault the chunk two ahead; pushed += 1 (seq_cst), then wake a sleeping freeze.
+ *   push:   s = state (acquire); fail if CLOSING; slot = v (release);
+ *           loop { fail if CLOSING; commit the page of index len(s); CAS state s -> s + 1
+ *           (seq_cst); on failure retry with the s it read }; store the element (release);
+ *           ready[i] = 1 (release); if i opens a 64 KiB chunk, prefault the chunk two ahead;
+ *           slot = NULL (release; also on every failure after the announcement).
  *   set:    active += 1 (seq_cst); s = state (seq_cst); fail if CLOSING or i >= len(s); wait for
  *           ready[i]; store the element (release); active -= 1 (seq_cst; the last one out of
  *           a stripe wakes a sleeping freeze).
  *   reserve: active += 1 (seq_cst); s = state (seq_cst); fail if CLOSING; commit and prefault
  *           the first n elements' pages; active -= 1 (as set).
- *   freeze: s = fetch_or(state, CLOSING) (seq_cst); wait until active == 0 and pushed ==
- *           len(s) (seq_cst loads: a short spin, then sleep on the `drained` eventcount,
- *           lib/internal/futex.h); protect or checksum; state |= FROZEN (release);
+ *   freeze: s = fetch_or(state, CLOSING) (seq_cst); wait until active == 0 (seq_cst loads) and
+ *           no slot announces v (acquire loads): a short spin, then sleep on the `drained`
+ *           eventcount (lib/internal/futex.h), at most 1 us, doubling to 1 ms, since pushes do
+ *           not wake it; protect or checksum; state |= FROZEN (release);
  *           view.frozen_len = len(s); view.frozen = data (release). On a failed protection:
  *           state &= ~CLOSING (release), the error.
  *   get:    inline in vec.h: a = view.frozen (acquire); if a and i < frozen_len: copy a[i].
@@ -40,11 +43,16 @@
  * Why a push either lands before the freeze or fails: its CAS and the freeze's fetch_or are
  * RMWs of one word. A CAS after the fetch_or compares against a word with CLOSING set and fails
  * (the retry sees CLOSING: CASK_EFROZEN); a CAS before it reserved an index below len(s), and
- * the freeze waits until len(s) pushes have counted themselves complete. No push that failed
- * counts itself, and no push can reserve after C, so the count stops at exactly len(s). The
- * increments are seq_cst RMWs (release) after the element and ready stores, and continue the
- * release sequence on their stripe, so the freeze's loads that sum to len(s) acquire every
- * pushed element. A push whose CAS fails after C may still be committing pages (it committed
+ * the freeze waits for it: the push announced v in its slot before its CAS (sequenced before);
+ * the CAS is a release RMW of state and the freeze's fetch_or an acquire RMW later in the same
+ * word's order (every write between them is an RMW, so the release sequence holds), so the
+ * announcement happens before the freeze's loads of the slots, which therefore read it or a
+ * later value of that slot. Every later value is a release store by the same thread after its
+ * element and ready stores (its reset, or an announcement by its next call), so a freeze that
+ * reads anything but v there has acquired the element; while it reads v it waits. A push that
+ * saw CLOSING in its first load never announces, so pushes that start after the freeze cannot
+ * keep it waiting; only those that announced before seeing CLOSING can, once each. A push
+ * whose CAS fails after C may still be committing pages (it committed
  * the page of index len before its CAS), but never the frozen ones: its acquire load of state
  * synchronised with the CAS that wrote that length, whose pusher had committed the pages below
  * it, so its load of `committed` reads at least the length and it commits only pages past
@@ -64,11 +72,19 @@
  * line (count up, reserve, count down); with stripes the count is a thread's own line and the
  * reservation CAS is the only contended one, the floor for a vector whose elements are one
  * array (the index must come from one word). The cost moves to freeze, which reads
- * CASK__VEC_STRIPES lines: still O(1) in the length. Why a push counts completions instead of
- * entering and leaving like set: the CAS on state already orders it with the freeze, so only
- * "done" needs counting: two atomic RMWs per push (the CAS and the count) instead of three.
+ * CASK__VEC_STRIPES lines: still O(1) in the length. Pushes then counted completions in the
+ * stripes instead of entering and leaving like set (the CAS on state already orders a push with
+ * the freeze, so only "done" needed counting): two atomic RMWs per push, the CAS and the count.
  * An uncontended locked instruction costs 7-9 ns on the Intel Xeon of the later benchmark runs,
- * a whole push about 23 ns before this change; measured in `./cask bench vec`.
+ * a whole push about 23 ns before that change; measured in `./cask bench vec`.
+ * Why a push announces in its hazard slot instead of counting: the count was a locked
+ * instruction on every push, there only so that a freeze could tell when the pushes it must
+ * wait for were done; the announcement and its reset are two plain stores to the thread's own
+ * line, and the same CAS orders them with the freeze (above). The freeze pays instead: it reads
+ * every slot of the default domain (8 per thread record: O(threads), still O(1) in the length),
+ * and it polls, since a push can no longer wake it without a store-load fence on its side.
+ * Measured on an Intel Xeon (model 167; pushes into reserved room, interleaved runs of both
+ * builds): 1 thread 31.7-32.1 -> 25.6-28.9 ns per push, 2 threads 65-74 -> 57-62 ns.
  * Why push backs off and prefaults (measured with two threads pushing, on a 2-core KVM guest
  * whose hypervisor fills its page tables lazily): without either, two pushers were 0.4-0.8x as
  * fast as a pthread mutex around a realloc array. Every push moved the line of `state`, and of
@@ -81,7 +97,7 @@
  * in runs at real-time priority, 1.93x in a quiet run at normal priority.
  * After that, the queues' contention backoff (lib/internal/backoff.h), noting the reserved
  * index with a 2 us window: a push that finds another thread's push since its own previous one,
- * back to back, waits 10 us once it is done (after it counted itself complete, so a freeze
+ * back to back, waits 10 us once it is done (after it reset its slot, so a freeze
  * never waits for it) and the other pusher runs a burst. Measured (`./cask bench vec`, 2 threads,
  * three runs each): push with growth 98-107 -> 70-75 ns, push into reserved room 203-224 ->
  * 101-134 ns; 1 thread unchanged. The mutex array's figure in the same runs moved between 137
@@ -98,16 +114,18 @@
  * with fetch_add instead of the CAS was not taken: a fetch_add after the freeze's fetch_or
  * would move the length past the frozen one and past max_len, and undoing that needs the same
  * contended line again. cask_vec_reserve does all the committing and faulting up front.
- * Why the freeze cannot sleep through the last decrement or completion: the decrement to 0, or
- * the push's increment, is a seq_cst RMW, then the mutation loads the eventcount's waiters
- * (seq_cst); the freeze increments waiters (seq_cst), then re-reads every stripe (seq_cst) before
- * it sleeps: the eventcount's Dekker pair (lib/internal/futex.h). Spinning first keeps the common
+ * Why the freeze cannot sleep through the last set or reserve: the decrement to 0 is a seq_cst
+ * RMW, then the mutation loads the eventcount's waiters (seq_cst); the freeze increments waiters
+ * (seq_cst), then re-reads every stripe (seq_cst) before it sleeps: the eventcount's Dekker pair
+ * (lib/internal/futex.h). A push's reset wakes nobody: the freeze's sleep is bounded instead (1
+ * us, doubling to 1 ms), so a push it waits for delays it by at most about twice the push's own
+ * time in flight, plus 1 ms. Spinning first keeps the common
  * case (nothing or a few instructions in flight) free of system calls; sleeping instead of yielding
  * keeps a freeze from competing for the processor with the writers it waits for.
  * Why frozen readers may use plain loads: FROZEN and view.frozen are stored with release after
  * the freeze's loads saw every stripe's n at 0, which every finished set's or reserve's decrement
- * precedes, and the pushed counts summing to the length, which every successful push's increment
- * precedes (release sequences on each stripe); a reader that sees either (acquire) therefore sees
+ * precedes, and no slot holding v, which every successful push's reset (or a later release store
+ * of the same slot) precedes; a reader that sees either (acquire) therefore sees
  * every element write. No write follows until an in-place thaw, which needs the only reference.
  * Why the inline frozen get is enough: a frozen vector's elements never change, so an acquire
  * load of one pointer (a plain load on x86-64), a bounds check and a fixed-size copy are all a
@@ -132,10 +150,12 @@
 #include <sys/mman.h>
 
 #include "cask/cask.h"
+#include "cask/hp.h"
 #include "internal/backoff.h"
 #include "internal/check.h"
 #include "internal/frozen.h"
 #include "internal/futex.h"
+#include "internal/hp_record.h"
 
 #define CASK__VEC_CLOSING (UINT64_C(1) << 63)
 #define CASK__VEC_FROZEN (UINT64_C(1) << 62)
@@ -151,11 +171,10 @@
 #define CASK__VEC_AHEAD ((size_t)64 * 1024)
 #endif
 
-/* One stripe of the counts, alone on its cache line: sets and reserves in flight, and pushes
- * completed (element and ready byte written), by the threads that use this stripe. */
+/* One stripe of the count of sets and reserves in flight, alone on its cache line, for the
+ * threads that use this stripe. */
 typedef struct {
     _Alignas(64) _Atomic size_t n;
-    _Atomic size_t pushed;
 } cask__vec_stripe;
 
 struct cask_vec {
@@ -172,7 +191,7 @@ struct cask_vec {
     cask__frozen_range range; /* the committed element pages, while frozen */
     _Alignas(64) _Atomic long refs;
     cask__eventcount drained;   /* a freeze sleeps here until the stripes say quiet */
-    cask__vec_stripe active[CASK__VEC_STRIPES]; /* sets, reserves in flight; pushes done */
+    cask__vec_stripe active[CASK__VEC_STRIPES]; /* sets and reserves in flight */
 };
 
 /* This thread's stripe of the counts: threads take stripes round robin, so up to
@@ -334,49 +353,42 @@ static void cask__vec_done(cask_vec *v, unsigned k)
         cask__ec_notify(&v->drained);
 }
 
-/* A push is complete (its element and ready byte are written): counts it in this thread's
- * stripe, and wakes a freeze that sleeps waiting for it. */
-static void cask__vec_pushed(cask_vec *v)
+/* True if no set or reserve is in flight (every stripe's n reads 0) and no push that may have
+ * reserved an index is (no thread's hazard slot announces v). */
+static bool cask__vec_quiet(cask_vec *v)
 {
-    unsigned k = cask__vec_my_stripe();
-    atomic_fetch_add_explicit(&v->active[k].pushed, 1, memory_order_seq_cst); /* seq_cst: release for freeze's seq_cst loads in cask__vec_quiet (our writes precede the freeze), and, with the waiters load in cask__ec_notify, the Dekker pair with cask__ec_prepare */
-    CASK__NOISE("vec.push.counted");
-    cask__ec_notify(&v->drained);
-}
-
-/* True if no set or reserve is in flight (every stripe's n reads 0) and `len` pushes have
- * completed (the stripes' pushed counts add up to len; each only grows and their final sum is
- * len, so a sum of len means every stripe read its final count). */
-static bool cask__vec_quiet(cask_vec *v, size_t len)
-{
-    size_t pushed = 0;
-    for (unsigned k = 0; k < CASK__VEC_STRIPES; k++) {
+    for (unsigned k = 0; k < CASK__VEC_STRIPES; k++)
         if (atomic_load_explicit(&v->active[k].n, memory_order_seq_cst) != 0) /* seq_cst: Dekker half D with cask__vec_enter; acquire pairs with the decrements in cask__vec_done */
             return false;
-        pushed += atomic_load_explicit(&v->active[k].pushed, memory_order_seq_cst); /* seq_cst: acquire pairs with the increments in cask__vec_pushed; in the eventcount order */
-    }
-    return pushed == len;
+    return !cask__hp_domain_holds(cask_hp_default_domain(), v); /* acquire loads: pair with the release reset in push (element and ready written) */
 }
 
-/* Freeze: waits until no set or reserve is in flight and `len` pushes have completed. Spins
- * briefly (a mutation is a few dozen instructions), then sleeps on the eventcount until the
- * last one leaves or completes. */
-static void cask__vec_wait_drained(cask_vec *v, size_t len)
+/* Longest sleep of a freeze between two looks at the pushes in flight. */
+#define CASK__VEC_POLL_MAX_NS 1000000
+
+/* Freeze: waits until no set, reserve or push is in flight. Spins briefly (a mutation is a few
+ * dozen instructions), then sleeps: on the eventcount, which the last set or reserve out of a
+ * stripe wakes, for at most a time that doubles from 1 us to 1 ms, since a push does not wake
+ * it (it only clears its hazard slot: no read-modify-write, see the design above). */
+static void cask__vec_wait_drained(cask_vec *v)
 {
     for (int spin = 0; spin < 128; spin++) {
-        if (cask__vec_quiet(v, len))
+        if (cask__vec_quiet(v))
             return;
         CASK__NOISE("vec.freeze.wait");
     }
+    int64_t nap_ns = 1000;
     for (;;) {
         uint32_t seen = cask__ec_prepare(&v->drained);
-        if (cask__vec_quiet(v, len)) { /* the re-check after registering (lib/internal/futex.h) */
+        if (cask__vec_quiet(v)) { /* the re-check after registering (lib/internal/futex.h) */
             cask__ec_cancel(&v->drained);
             return;
         }
         CASK__NOISE("vec.freeze.sleep");
-        cask__ec_wait(&v->drained, seen, -1);
+        cask__ec_wait(&v->drained, seen, cask__now_ns() + nap_ns);
         cask__ec_cancel(&v->drained);
+        if (nap_ns < CASK__VEC_POLL_MAX_NS)
+            nap_ns *= 2;
     }
 }
 
@@ -409,10 +421,8 @@ int cask_vec_create(size_t elem_size, size_t max_len, const char *name, cask_vec
     v->ready = (_Atomic unsigned char *)(void *)(base + v->data_bytes);
     v->name = name;
     atomic_init(&v->state, 0);
-    for (unsigned k = 0; k < CASK__VEC_STRIPES; k++) {
+    for (unsigned k = 0; k < CASK__VEC_STRIPES; k++)
         atomic_init(&v->active[k].n, 0);
-        atomic_init(&v->active[k].pushed, 0);
-    }
     atomic_init(&v->drained.seq, 0);
     atomic_init(&v->drained.waiters, 0);
     atomic_init(&v->committed, 0);
@@ -426,12 +436,20 @@ int cask_vec_create(size_t elem_size, size_t max_len, const char *name, cask_vec
 
 int cask_vec_push(cask_vec *v, const void *elem, size_t *index)
 {
-    int rc = 0;
+    cask_hp_slot *slot;
+    int rc = cask_hp_thread_slot(&slot);
+    if (rc != 0)
+        return rc;
     /* The CAS alone orders this push with a freeze. The pusher whose CAS wrote this length had
      * committed the pages below it, so cask__vec_commit below never touches pages a freeze may
      * be protecting. */
     uint64_t s = atomic_load_explicit(&v->state, memory_order_acquire); /* acquire: pairs with the reservation CAS that wrote this length */
     CASK__NOISE("vec.push.loaded");
+    if (s & CASK__VEC_CLOSING)
+        return CASK_EFROZEN; /* never announced: a freeze does not wait for pushes that fail here */
+    /* In flight: a freeze that our CAS precedes sees this (the CAS is release, the freeze's
+     * fetch_or acquire) and waits until the reset below. */
+    cask_hp_set(slot, v);
     size_t i;
     for (;;) {
         if (s & CASK__VEC_CLOSING) {
@@ -448,7 +466,7 @@ int cask_vec_push(cask_vec *v, const void *elem, size_t *index)
             goto out;
         }
         CASK__NOISE("vec.push.reserve");
-        if (atomic_compare_exchange_weak_explicit(&v->state, &s, s + 1, memory_order_seq_cst, /* seq_cst: the reservation, ordered with freeze's fetch_or (fails if it came first) */
+        if (atomic_compare_exchange_weak_explicit(&v->state, &s, s + 1, memory_order_seq_cst, /* seq_cst: the reservation, ordered with freeze's fetch_or (fails if it came first); release: our announcement precedes the freeze's slot loads */
                                                   memory_order_seq_cst)) /* failure: re-reads state for the retry, ordered with freeze's fetch_or */
             break;
         /* Another push won the word (it made progress): start again from the length the failed
@@ -464,8 +482,8 @@ int cask_vec_push(cask_vec *v, const void *elem, size_t *index)
     if ((i * v->elem_size) % CASK__VEC_AHEAD == 0 && i > 0)
         cask__vec_prefault_ahead(v, i);
     CASK__NOISE("vec.push.complete");
-    cask__vec_pushed(v);
 out:
+    cask_hp_reset(slot); /* release: pairs with the freeze's acquire loads of the slots (the element and ready byte are written) */
     cask__backoff_finish();
     return rc;
 }
@@ -535,7 +553,7 @@ int cask_vec_freeze_at(cask_vec *v, const char *file, int line)
         return CASK_EFROZEN;
     CASK__NOISE("vec.freeze.closing");
     size_t len = (size_t)(s & CASK__VEC_LEN_MASK);
-    cask__vec_wait_drained(v, len); /* the ones in flight now either finish or fail */
+    cask__vec_wait_drained(v); /* the ones in flight now either finish or fail */
     v->range.start = v->data;
     v->range.len = cask__round_pages(len * v->elem_size);
     int rc = cask__frozen_range_freeze(&v->range, file, line);
@@ -613,9 +631,6 @@ int cask_vec_thaw(cask_vec **vp)
     }
     memcpy(copy->data, v->data, len * v->elem_size);
     memset((void *)copy->ready, 1, len);
-    /* The copy's len elements count as completed pushes, or its first freeze would wait for
-     * them forever (the counts must add up to the length). */
-    atomic_store_explicit(&copy->active[0].pushed, len, memory_order_relaxed); /* not shared yet */
     atomic_store_explicit(&copy->state, (uint64_t)len, memory_order_relaxed); /* not shared yet */
     *vp = copy;
     cask_vec_unref(v);

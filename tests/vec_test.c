@@ -14,6 +14,8 @@
  */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <stdint.h>
@@ -22,6 +24,7 @@
 
 #include "cask/cask.h"
 #include "cask/frozen.h"
+#include "cask/hp.h"
 #include "cask/vec.h"
 #include "expect.h"
 
@@ -117,7 +120,7 @@ static void test_freeze_thaw(void)
 }
 
 /* The report must name the freeze call's line; the child checks that this constant is it. */
-#define FREEZE_LINE 129
+#define FREEZE_LINE 132
 
 static void write_through_frozen_array(void *arg)
 {
@@ -357,6 +360,78 @@ static void test_freeze_races_push(void)
     }
 }
 
+/* A push clears its in-flight announcement (its thread's hazard slot) on every return: success,
+ * CASK_EFULL, and CASK_EFROZEN whether it saw the freeze before or after announcing. */
+static void test_push_clears_its_slot(void)
+{
+    cask_hp_slot *slot;
+    EXPECT_EQ(cask_hp_thread_slot(&slot), 0);
+    cask_vec *v;
+    EXPECT_EQ(cask_vec_create(8, 1, "slot", &v), 0);
+    uint64_t x = 7;
+    EXPECT_EQ(cask_vec_push(v, &x, NULL), 0);
+    EXPECT(atomic_load_explicit(&slot->hazard, memory_order_relaxed) == NULL);
+    EXPECT_EQ(cask_vec_push(v, &x, NULL), CASK_EFULL);
+    EXPECT(atomic_load_explicit(&slot->hazard, memory_order_relaxed) == NULL);
+    EXPECT_EQ(cask_vec_freeze(v), 0);
+    EXPECT_EQ(cask_vec_push(v, &x, NULL), CASK_EFROZEN);
+    EXPECT(atomic_load_explicit(&slot->hazard, memory_order_relaxed) == NULL);
+    cask_vec_unref(v);
+}
+
+/* A thread that holds the announcement a push makes (its hazard slot set to the vector, as a
+ * push between its announcement and its reset) keeps a freeze waiting: the freeze has begun
+ * (pushes fail) but does not complete until the slot is cleared; a push's reset wakes nobody,
+ * so this also exercises the freeze's bounded sleeps. */
+typedef struct {
+    cask_vec *v;
+    _Atomic int stage; /* 1: slot set; 2: clear it */
+} holder_ctx;
+
+static void *hold_announcement(void *arg)
+{
+    holder_ctx *h = arg;
+    cask_hp_slot *slot;
+    EXPECT_EQ(cask_hp_thread_slot(&slot), 0);
+    cask_hp_set(slot, h->v);
+    atomic_store_explicit(&h->stage, 1, memory_order_release); /* the main thread's acquire load */
+    while (atomic_load_explicit(&h->stage, memory_order_acquire) != 2) /* main's release store */
+        sched_yield();
+    cask_hp_reset(slot);
+    return NULL;
+}
+
+static void *freeze_it(void *arg)
+{
+    EXPECT_EQ(cask_vec_freeze((cask_vec *)arg), 0);
+    return NULL;
+}
+
+static void test_freeze_waits_for_announced_push(void)
+{
+    holder_ctx h = {0};
+    EXPECT_EQ(cask_vec_create(8, 0, "announced", &h.v), 0);
+    atomic_init(&h.stage, 0);
+    pthread_t holder, freezer;
+    EXPECT_EQ(pthread_create(&holder, NULL, hold_announcement, &h), 0);
+    while (atomic_load_explicit(&h.stage, memory_order_acquire) != 1) /* holder's release store */
+        sched_yield();
+    EXPECT_EQ(pthread_create(&freezer, NULL, freeze_it, h.v), 0);
+    uint64_t x = 1;
+    while (cask_vec_push(h.v, &x, NULL) == 0) /* until the freeze has begun */
+        sched_yield();
+    EXPECT_EQ(cask_vec_push(h.v, &x, NULL), CASK_EFROZEN);
+    for (int i = 0; i < 1000; i++) { /* begun, but waiting for the announced push */
+        EXPECT(!cask_vec_is_frozen(h.v));
+        sched_yield();
+    }
+    atomic_store_explicit(&h.stage, 2, memory_order_release); /* the holder's acquire load */
+    EXPECT_EQ(pthread_join(freezer, NULL), 0);
+    EXPECT(cask_vec_is_frozen(h.v));
+    EXPECT_EQ(pthread_join(holder, NULL), 0);
+    cask_vec_unref(h.v);
+}
+
 int main(void)
 {
     test_sizes_and_errors();
@@ -365,6 +440,8 @@ int main(void)
     test_failed_freeze_changes_nothing();
     test_reserve();
     test_push_across_prefaulted_chunks();
+    test_push_clears_its_slot();
+    test_freeze_waits_for_announced_push();
     char line[32];
     snprintf(line, sizeof(line), "vec_test.c:%d", FREEZE_LINE);
     const char *common[] = {"frozen vector \"routing table\"", "frozen at", line, "fix:", NULL,

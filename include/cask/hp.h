@@ -168,7 +168,8 @@ void cask_hp_slot_release(cask_hp_slot *slot);
 /*
  * cask_hp_thread_slot - the calling thread's own slot of the default domain: the same slot on
  * every call, acquired on the first one and given back when the thread exits, for structures
- * whose calls protect one pointer at a time (the unbounded queue), so that a call pays neither
+ * whose calls protect one pointer at a time (the unbounded queue; vector push announces its
+ * vector there while in flight, for cask_vec_freeze to wait on), so that a call pays neither
  * cask_hp_slot_acquire nor cask_hp_slot_release.
  * Returns 0 and sets *out; CASK_ENOMEM as cask_hp_slot_acquire on the thread's first call
  * (*out untouched).

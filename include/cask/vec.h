@@ -29,15 +29,17 @@
  *       drops the last reference must be the last call on the vector.
  *
  * Progress: push and freeze's marking are lock-free (a push retries only when another push or
- * the freeze changed the length word; after a lost retry it pauses briefly, doubling up to a
- * bound, so that the winner runs a burst; and a thread whose pushes interleave with another
- * thread's back to back waits CASK_QUEUE_BACKOFF_NS when its push returns, after the push took
- * effect and left the in-flight count, the contention backoff of cask/queue.h); length is
+ * the freeze changed the length word; a thread whose pushes interleave with another thread's
+ * back to back waits CASK_QUEUE_BACKOFF_NS when its push returns, after the push took effect
+ * and cleared its in-flight announcement, the contention backoff of cask/queue.h); length is
  * wait-free; get and set are wait-free except
  * that a get or set of an element whose push is still between its reservation and its
  * publication waits for that push (a few instructions, unless that pusher is preempted): they
  * are blocking in that case; freeze waits for the mutations already in flight when it starts,
  * never for new ones (they fail). Frozen reads are plain loads.
+ * Hazard slot: a push announces the vector in its thread's slot of the default hazard-pointer
+ * domain (cask_hp_thread_slot, cask/hp.h) while it is in flight, and clears it before it
+ * returns; so do not call push while you hold a protection in that slot.
  * Linearization: push at its reservation CAS, set at its element store, freeze at its atomic
  * fetch-or of the CLOSING flag into the length word: every mutation takes effect before it
  * (and is in the frozen vector) or fails with CASK_EFROZEN; none is lost or half applied.
@@ -76,7 +78,8 @@ int cask_vec_create(size_t elem_size, size_t max_len, const char *name, cask_vec
  * cask_vec_push - append the element at `elem` (elem_size bytes). If index is not NULL it gets
  * the new element's index.
  * Returns 0; CASK_EFROZEN if the vector is frozen or being frozen; CASK_EFULL if it holds
- * max_len elements; CASK_ENOMEM if memory for it could not be committed. On failure nothing
+ * max_len elements; CASK_ENOMEM if memory for it could not be committed, or if this is the
+ * thread's first use of its hazard slot and that could not be allocated. On failure nothing
  * changed.
  * Context: any thread holding a reference. Progress: lock-free (see above); may commit memory
  * (one mprotect) when it crosses into a new page, and the push that opens each 64 KiB of elements
@@ -145,7 +148,9 @@ size_t cask_vec_length(const cask_vec *v);
  * memory is full, see cask/frozen.h, or the kernel refused): the freeze is undone, and the
  * vector is unchanged and mutable (mutations that overlapped this call may have failed with
  * CASK_EFROZEN: they saw a freeze in progress).
- * Context: any thread holding a reference. Progress: blocking only on mutations in flight.
+ * Context: any thread holding a reference. Progress: blocking only on mutations in flight (it
+ * spins briefly, then sleeps: sets and reserves wake it; for pushes it looks again after 1 us,
+ * doubling up to 1 ms; it reads every hazard slot of the default domain, O(threads)).
  * Ordering: everything every successful mutation did happens before freeze returns, and before
  * any call that observes the vector frozen (is_frozen, frozen_data, a get of a frozen vector).
  */

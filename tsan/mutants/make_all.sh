@@ -68,11 +68,11 @@ $m map-remove-frees-now lib/map.c 's/                    cask_hp_retire(m->domai
     tsan map.conflict,map.cas no "remove and put destroy the old value at once instead of retiring it through hazard pointers, while readers may still hold it"
 $m vec-freeze-no-wait lib/vec.c '/^static void cask__vec_wait_drained/,/^}/s/^    for (int spin = 0; spin < 128; spin++) {$/    return;\n    for (int spin = 0; spin < 128; spin++) {/' \
     tsan vec.freeze_race no "freeze does not wait for mutations in flight, so pushes land after the vector is frozen"
-$m vec-push-done-before-store lib/vec.c '/^int cask_vec_push/,/^}/{s/^    cask__vec_pushed(v);$/    (void)0;/;s/^    cask__vec_store(v, i, elem);$/    cask__vec_pushed(v);\n    cask__vec_store(v, i, elem);/;}' \
-    tsan vec.freeze_race no "push counts itself complete before it stores its element, so a freeze can stop waiting for it and checksum or protect the elements while the store is still coming"
+$m vec-push-done-before-store lib/vec.c '/^int cask_vec_push/,/^}/s/^    cask__vec_store(v, i, elem);$/    cask_hp_reset(slot);\n    cask__vec_store(v, i, elem);/' \
+    tsan vec.freeze_race no "push clears its in-flight announcement before it stores its element, so a freeze can stop waiting for it and checksum or protect the elements while the store is still coming"
 $m vec-thaw-shared-in-place lib/vec.c 's/if (atomic_load_explicit(&v->refs, memory_order_acquire) == 1) {/if (atomic_load_explicit(\&v->refs, memory_order_acquire) >= 1) {/' \
     tsan vec.thaw_refs no "thaw works in place even when other threads still hold references to the frozen vector"
-$m vec-push-ignores-freeze lib/vec.c 's/^        if (s & CASK__VEC_CLOSING) {$/        if (0 \&\& (s \& CASK__VEC_CLOSING)) {/' \
+$m vec-push-ignores-freeze lib/vec.c '/^int cask_vec_push/,/^}/{s/^        if (s & CASK__VEC_CLOSING) {$/        if (0 \&\& (s \& CASK__VEC_CLOSING)) {/;s/^    if (s & CASK__VEC_CLOSING)$/    if (0 \&\& (s \& CASK__VEC_CLOSING))/;}' \
     tsan vec.freeze_race no "push does not check whether a freeze has begun, so it can succeed after the freeze"
 $m vec-set-relaxed-publish lib/vec.c '/^static void cask__vec_store/,/^}/s/(_Atomic uint64_t \*)at, x, memory_order_release)/(_Atomic uint64_t *)at, x, memory_order_relaxed)/' \
     tsan vec.growth no "elements are stored with relaxed order: a reader that gets an element replaced by set sees the pointer before the object behind it"
