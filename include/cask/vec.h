@@ -149,8 +149,9 @@ size_t cask_vec_length(const cask_vec *v);
  * vector is unchanged and mutable (mutations that overlapped this call may have failed with
  * CASK_EFROZEN: they saw a freeze in progress).
  * Context: any thread holding a reference. Progress: blocking only on mutations in flight (it
- * spins briefly, then sleeps: sets and reserves wake it; for pushes it looks again after 1 us,
- * doubling up to 1 ms; it reads every hazard slot of the default domain, O(threads)).
+ * spins briefly, yields for up to 50 us, then sleeps: sets and reserves wake it; for pushes it
+ * looks again after 50 us, doubling up to 1 ms; it reads every hazard slot of the default
+ * domain, O(threads)).
  * Ordering: everything every successful mutation did happens before freeze returns, and before
  * any call that observes the vector frozen (is_frozen, frozen_data, a get of a frozen vector).
  */
