@@ -120,7 +120,11 @@ bool cask__hp_domain_holds(cask_hp_domain *d, const void *p)
 {
     /* acquire: pairs with claim_record's push CAS (the records and their slots are there) */
     struct cask__hp_record *head = atomic_load_explicit(&d->records, memory_order_acquire);
-    return cask__hp_slots_contain(head, p);
+    for (struct cask__hp_record *r = head; r != NULL; r = r->domain_next)
+        for (int i = 0; i < CASK__HP_SLOTS; i++)
+            if (atomic_load_explicit(&r->slots[i].hazard, memory_order_seq_cst) == p) /* seq_cst: acquire pairs with the release stores of the slot; seq_cst for the caller's Dekker pairs (lib/vec.c) */
+                return true;
+    return false;
 }
 
 /*

@@ -15,12 +15,16 @@
  * will ever run). The sets and reserves in flight are counted in CASK__VEC_STRIPES stripes of
  * one cache line each (a thread always uses the same stripe, taken round robin at its first
  * mutation; "active == 0" below: every stripe reads 0). A push in flight announces the vector in
- * its thread's hazard slot (cask_hp_thread_slot, the slot the queues use between their calls;
- * "announced" below: some slot of the default domain holds v).
+ * its thread's hazard slot (cask_hp_thread_slot, the slot the queues use between their calls),
+ * as v's mark: v's address plus 1, never a pointer anyone protects, so a hazard pointer held to
+ * the vector itself never keeps a freeze waiting ("announced" below: some slot of the default
+ * domain holds the mark).
  *
- *   push:   s = state (acquire); fail if CLOSING; slot = v (release);
- *           loop { fail if CLOSING; commit the page of index len(s); CAS state s -> s + 1
- *           (seq_cst); on failure retry with the s it read }; store the element (release);
+ *   push:   s = state (acquire); fail if CLOSING; slot = mark (release);
+ *           loop { fail if CLOSING; commit the page of index len(s) (if a commit is due:
+ *           exchange the mark into the slot and load state, both seq_cst, and fail if CLOSING);
+ *           CAS state s -> s + 1 (seq_cst); on failure retry with the s it read };
+ *           store the element (release);
  *           ready[i] = 1 (release); if i opens a 64 KiB chunk, prefault the chunk two ahead;
  *           slot = NULL (release; also on every failure after the announcement).
  *   set:    active += 1 (seq_cst); s = state (seq_cst); fail if CLOSING or i >= len(s); wait for
@@ -29,7 +33,7 @@
  *   reserve: active += 1 (seq_cst); s = state (seq_cst); fail if CLOSING; commit and prefault
  *           the first n elements' pages; active -= 1 (as set).
  *   freeze: s = fetch_or(state, CLOSING) (seq_cst); wait until active == 0 (seq_cst loads) and
- *           no slot announces v (acquire loads): a short spin, yields for up to 50 us, then
+ *           no slot holds the mark (seq_cst loads): a short spin, yields for up to 50 us, then
  *           sleeps on the `drained` eventcount (lib/internal/futex.h), at most 50 us doubling
  *           to 1 ms, since pushes do not wake it; protect or checksum; state |= FROZEN (release);
  *           view.frozen_len = len(s); view.frozen = data (release). On a failed protection:
@@ -45,18 +49,28 @@
  * (the retry sees CLOSING: CASK_EFROZEN); a CAS before it reserved an index below len(s), and
  * the freeze waits for it: the push announced v in its slot before its CAS (sequenced before);
  * the CAS is a release RMW of state and the freeze's fetch_or an acquire RMW later in the same
- * word's order (every write between them is an RMW, so the release sequence holds), so the
- * announcement happens before the freeze's loads of the slots, which therefore read it or a
- * later value of that slot. Every later value is a release store by the same thread after its
- * element and ready stores (its reset, or an announcement by its next call), so a freeze that
- * reads anything but v there has acquired the element; while it reads v it waits. A push that
- * saw CLOSING in its first load never announces, so pushes that start after the freeze cannot
- * keep it waiting; only those that announced before seeing CLOSING can, once each. A push
- * whose CAS fails after C may still be committing pages (it committed
- * the page of index len before its CAS), but never the frozen ones: its acquire load of state
- * synchronised with the CAS that wrote that length, whose pusher had committed the pages below
- * it, so its load of `committed` reads at least the length and it commits only pages past
- * round_pages(length), which the freeze does not protect or checksum.
+ * word's order (the writes between them are RMWs, so the release sequence holds; thaw's plain
+ * store of state needs a completed freeze, which waited for this push, and the sole
+ * reference), so the announcement happens before the freeze's loads of the slots, which
+ * therefore read it or a later value of that slot. Every later value is a release store made
+ * after the push's element and ready stores: by the same thread (its reset, or a later call's
+ * protection or announcement), or by a thread that took over the slot's record after this
+ * thread exited (the exit's release store of the record's state, then the new owner's acquire
+ * claim, lib/hp.c). So a freeze that reads anything but the mark there has acquired the
+ * element; while it reads the mark it waits. A push that saw CLOSING in its first load never
+ * announces, so pushes that start after the freeze cannot keep it waiting; only those that
+ * announced before seeing CLOSING can, once each.
+ * Why a push never lifts a frozen page's protection: a push commits (mprotect read-write) from
+ * where its load of `committed` said the committed pages end, and that load, like its load of
+ * the length, may be stale by the time it runs; if a freeze write-protected pages meanwhile and
+ * did not wait for this push (its CAS fails, so the CAS orders nothing), the mprotect would make
+ * frozen pages writable again. So a push that is about to commit first exchanges its mark into
+ * its slot and then loads state (seq_cst both; the freeze's fetch_or and its loads of the slots
+ * are seq_cst too): either it sees CLOSING and commits nothing, or the freeze's loads come after
+ * its exchange in the total order and the freeze waits for this push. This costs a locked
+ * instruction only where a commit is due, which `committed` growing geometrically makes rare.
+ * (Before this, the comment here argued that the pages such a push commits are all past the
+ * frozen length; with stale loads that does not follow.)
  * Why a set or reserve lands before the freeze or fails (Dekker through seq_cst): it does (A) its
  * stripe += 1 then (B) reads state; a freeze does (C) the fetch_or on state then (D) reads every
  * stripe. All are seq_cst, so in the single total order either B comes before C, and then A comes
@@ -259,11 +273,37 @@ static void cask__vec_wait_ready(const cask_vec *v, size_t i)
     }
 }
 
-/* Makes sure the pages of element i (and its ready byte) are committed. Returns false if the
- * kernel refused (nothing visible changed). */
-static bool cask__vec_commit(cask_vec *v, size_t i)
+/* What a push announces in its thread's hazard slot while it is in flight: the vector's address
+ * with its low bit set (a cask_vec is 64-byte aligned), so that it never equals a hazard pointer
+ * someone holds to the vector itself, which a freeze must not wait for. */
+static void *cask__vec_mark(const cask_vec *v)
+{
+    return (void *)((uintptr_t)v | 1u);
+}
+
+/* Makes sure the pages of element i (and its ready byte) are committed. `announced` is the
+ * slot of a push that announced v in it (NULL for a caller that a freeze already waits for or
+ * that nobody else sees: reserve, a thaw's copy). Returns 0; CASK_ENOMEM if the kernel refused
+ * (nothing visible changed); CASK_EFROZEN if a freeze has begun, with nothing committed.
+ * Why the push's check: a push's loads of the length and of `committed` may be stale, so the
+ * pages it would make read-write could be below the frozen length, and a freeze that missed
+ * this push would then have write-protected them: the mprotect below would lift that
+ * protection. Its CAS fails after the freeze, so the CAS cannot order it; a Dekker pair does,
+ * and only here, where a commit is due (rarely: `committed` grows geometrically): (A') the
+ * exchange of the mark into the slot and (B') the load of state, against the freeze's (C)
+ * fetch_or and (D') loads of the slots, all seq_cst. Either B' sees CLOSING and nothing is
+ * committed, or D' comes after A' and the freeze waits for this push's reset, after its
+ * mprotect. */
+static int cask__vec_commit(cask_vec *v, size_t i, cask_hp_slot *announced)
 {
     size_t have = atomic_load_explicit(&v->committed, memory_order_acquire); /* acquire: pairs with the release CAS below (the pages are read-write for us too) */
+    if (i < have)
+        return 0;
+    if (announced != NULL) {
+        atomic_exchange_explicit(&announced->hazard, cask__vec_mark(v), memory_order_seq_cst); /* seq_cst: Dekker half A' with freeze's fetch_or (C) and its loads of the slots (D') */
+        if (atomic_load_explicit(&v->state, memory_order_seq_cst) & CASK__VEC_CLOSING) /* seq_cst: Dekker half B' */
+            return CASK_EFROZEN;
+    }
     while (i >= have) {
         size_t want = have < 64 ? 64 : 2 * have;
         if (want < i + 1)
@@ -275,11 +315,11 @@ static bool cask__vec_commit(cask_vec *v, size_t i)
         size_t ready_from = cask__round_pages(have), ready_to = cask__round_pages(want);
         if (data_to > data_from &&
             mprotect(v->data + data_from, data_to - data_from, PROT_READ | PROT_WRITE) != 0)
-            return false;
+            return CASK_ENOMEM;
         if (ready_to > ready_from &&
             mprotect((char *)v->ready + ready_from, ready_to - ready_from,
                      PROT_READ | PROT_WRITE) != 0)
-            return false;
+            return CASK_ENOMEM;
         want = data_to / v->elem_size < ready_to ? data_to / v->elem_size : ready_to;
         if (want > v->max_len)
             want = v->max_len;
@@ -291,7 +331,7 @@ static bool cask__vec_commit(cask_vec *v, size_t i)
                                                     memory_order_release, memory_order_acquire)) /* failure acquire: pairs with the winner's release */
             have = want;
     }
-    return true;
+    return 0;
 }
 
 /* Makes the kernel back the pages of [at, at + bytes) (page-aligned, committed read-write) with
@@ -328,12 +368,12 @@ static int cask__vec_populate(char *at, size_t bytes, size_t width)
  * (commits it if needed): one thread takes its page faults, early, while the other pushers
  * write the current chunk, instead of every pusher faulting on each page as they reach it
  * together. Failure is harmless: the pages then fault at their first write, as without this. */
-static void cask__vec_prefault_ahead(cask_vec *v, size_t i)
+static void cask__vec_prefault_ahead(cask_vec *v, size_t i, cask_hp_slot *announced)
 {
     size_t from = i + 2 * (CASK__VEC_AHEAD / v->elem_size), to = from + CASK__VEC_AHEAD / v->elem_size;
     if (to > v->max_len)
         to = v->max_len;
-    if (from >= to || !cask__vec_commit(v, to - 1))
+    if (from >= to || cask__vec_commit(v, to - 1, announced) != 0)
         return;
     CASK__NOISE("vec.push.prefault");
     size_t page = cask__page_size(), ready_from = from / page * page;
@@ -358,13 +398,13 @@ static void cask__vec_done(cask_vec *v, unsigned k)
 }
 
 /* True if no set or reserve is in flight (every stripe's n reads 0) and no push that may have
- * reserved an index is (no thread's hazard slot announces v). */
+ * reserved an index or may be committing pages is (no hazard slot holds v's mark). */
 static bool cask__vec_quiet(cask_vec *v)
 {
     for (unsigned k = 0; k < CASK__VEC_STRIPES; k++)
         if (atomic_load_explicit(&v->active[k].n, memory_order_seq_cst) != 0) /* seq_cst: Dekker half D with cask__vec_enter; acquire pairs with the decrements in cask__vec_done */
             return false;
-    return !cask__hp_domain_holds(cask_hp_default_domain(), v); /* acquire loads: pair with the release reset in push (element and ready written) */
+    return !cask__hp_domain_holds(cask_hp_default_domain(), cask__vec_mark(v)); /* seq_cst loads: acquire pairs with the release reset in push (element and ready written); Dekker half D' with cask__vec_commit's exchange */
 }
 
 /* A freeze waiting for pushes in flight yields for up to CASK__VEC_YIELD_NS, then sleeps for
@@ -455,17 +495,23 @@ int cask_vec_push(cask_vec *v, const void *elem, size_t *index)
     cask_hp_slot *slot;
     int rc = cask_hp_thread_slot(&slot);
     if (rc != 0)
-        return rc;
-    /* The CAS alone orders this push with a freeze. The pusher whose CAS wrote this length had
-     * committed the pages below it, so cask__vec_commit below never touches pages a freeze may
-     * be protecting. */
+        goto done;
+    CASK__CHECK(atomic_load_explicit(&slot->hazard, memory_order_relaxed) == NULL, "vector", v,
+                "cask_vec_push called while this thread's hazard slot (cask_hp_thread_slot) "
+                "holds a protection, which the push's announcement would drop",
+                "reset the thread slot before calling cask_vec_push, or protect with a slot "
+                "from cask_hp_slot_acquire");
     uint64_t s = atomic_load_explicit(&v->state, memory_order_acquire); /* acquire: pairs with the reservation CAS that wrote this length */
     CASK__NOISE("vec.push.loaded");
-    if (s & CASK__VEC_CLOSING)
-        return CASK_EFROZEN; /* never announced: a freeze does not wait for pushes that fail here */
+    if (s & CASK__VEC_CLOSING) {
+        rc = CASK_EFROZEN; /* never announced: a freeze does not wait for pushes that fail here */
+        goto done;
+    }
     /* In flight: a freeze that our CAS precedes sees this (the CAS is release, the freeze's
-     * fetch_or acquire) and waits until the reset below. */
-    cask_hp_set(slot, v);
+     * fetch_or acquire) and waits until the reset below. A plain release store: the CAS, not a
+     * fence, orders it with the freeze (a commit adds its own Dekker pair, cask__vec_commit). */
+    atomic_store_explicit(&slot->hazard, cask__vec_mark(v), memory_order_release); /* release: pairs with the freeze's loads of the slots, through the CAS below */
+    CASK__NOISE("vec.push.announced");
     size_t i;
     for (;;) {
         if (s & CASK__VEC_CLOSING) {
@@ -477,10 +523,9 @@ int cask_vec_push(cask_vec *v, const void *elem, size_t *index)
             rc = CASK_EFULL;
             goto out;
         }
-        if (!cask__vec_commit(v, i)) {
-            rc = CASK_ENOMEM;
+        rc = cask__vec_commit(v, i, slot);
+        if (rc != 0)
             goto out;
-        }
         CASK__NOISE("vec.push.reserve");
         if (atomic_compare_exchange_weak_explicit(&v->state, &s, s + 1, memory_order_seq_cst, /* seq_cst: the reservation, ordered with freeze's fetch_or (fails if it came first); release: our announcement precedes the freeze's slot loads */
                                                   memory_order_seq_cst)) /* failure: re-reads state for the retry, ordered with freeze's fetch_or */
@@ -496,10 +541,11 @@ int cask_vec_push(cask_vec *v, const void *elem, size_t *index)
     if (index != NULL)
         *index = i;
     if ((i * v->elem_size) % CASK__VEC_AHEAD == 0 && i > 0)
-        cask__vec_prefault_ahead(v, i);
+        cask__vec_prefault_ahead(v, i, slot);
     CASK__NOISE("vec.push.complete");
 out:
-    cask_hp_reset(slot); /* release: pairs with the freeze's acquire loads of the slots (the element and ready byte are written) */
+    cask_hp_reset(slot); /* release: pairs with the freeze's loads of the slots (the element and ready byte are written) */
+done:
     cask__backoff_finish();
     return rc;
 }
@@ -515,10 +561,11 @@ int cask_vec_reserve(cask_vec *v, size_t n)
     uint64_t s = atomic_load_explicit(&v->state, memory_order_seq_cst); /* seq_cst: the other half of the Dekker pair with freeze's fetch_or */
     if (s & CASK__VEC_CLOSING)
         rc = CASK_EFROZEN;
-    else if (n > 0 && !cask__vec_commit(v, n - 1))
-        rc = CASK_ENOMEM;
-    else if (n > 0 && (cask__vec_populate(v->data, cask__round_pages(n * v->elem_size), v->elem_size) != 0 ||
-                       cask__vec_populate((char *)v->ready, cask__round_pages(n), 1) != 0))
+    else if (n > 0)
+        rc = cask__vec_commit(v, n - 1, NULL); /* this reserve's own Dekker pair orders it */
+    if (rc == 0 && n > 0 &&
+        (cask__vec_populate(v->data, cask__round_pages(n * v->elem_size), v->elem_size) != 0 ||
+         cask__vec_populate((char *)v->ready, cask__round_pages(n), 1) != 0))
         rc = CASK_ENOMEM;
     cask__vec_done(v, k);
     return rc;
@@ -641,7 +688,7 @@ int cask_vec_thaw(cask_vec **vp)
     int rc = cask_vec_create(v->elem_size, v->max_len, v->name, &copy);
     if (rc != 0)
         return rc;
-    if (len > 0 && !cask__vec_commit(copy, len - 1)) {
+    if (len > 0 && cask__vec_commit(copy, len - 1, NULL) != 0) {
         cask_vec_unref(copy);
         return CASK_ENOMEM;
     }

@@ -361,7 +361,8 @@ static void test_freeze_races_push(void)
 }
 
 /* A push clears its in-flight announcement (its thread's hazard slot) on every return: success,
- * CASK_EFULL, and CASK_EFROZEN whether it saw the freeze before or after announcing. */
+ * CASK_EFULL and CASK_EFROZEN (here a push that sees the freeze in its first load; one that sees
+ * it after announcing is left to the freeze-race tests and the stress harness). */
 static void test_push_clears_its_slot(void)
 {
     cask_hp_slot *slot;
@@ -393,12 +394,42 @@ static void *hold_announcement(void *arg)
     holder_ctx *h = arg;
     cask_hp_slot *slot;
     EXPECT_EQ(cask_hp_thread_slot(&slot), 0);
-    cask_hp_set(slot, h->v);
+    cask_hp_set(slot, (void *)((uintptr_t)h->v | 1u)); /* what a push announces (lib/vec.c) */
     atomic_store_explicit(&h->stage, 1, memory_order_release); /* the main thread's acquire load */
     while (atomic_load_explicit(&h->stage, memory_order_acquire) != 2) /* main's release store */
         sched_yield();
     cask_hp_reset(slot);
     return NULL;
+}
+
+/* A hazard pointer held to the vector itself (a reader that found it through a shared pointer)
+ * does not delay a freeze, not even one made by the same thread: a push announces a mark that no
+ * protection equals. */
+static void test_freeze_ignores_protection_of_vector(void)
+{
+    cask_vec *v;
+    EXPECT_EQ(cask_vec_create(8, 0, "protected", &v), 0);
+    cask_hp_slot *slot;
+    EXPECT_EQ(cask_hp_slot_acquire(cask_hp_default_domain(), &slot), 0);
+    cask_hp_set(slot, v);
+    EXPECT_EQ(cask_vec_freeze(v), 0);
+    EXPECT(cask_vec_is_frozen(v));
+    cask_hp_reset(slot);
+    cask_hp_slot_release(slot);
+    cask_vec_unref(v);
+}
+
+/* Checked builds: a push while the thread slot holds a protection would drop it: a report. */
+static void push_over_held_thread_slot(void *arg)
+{
+    (void)arg;
+    cask_vec *v;
+    cask_hp_slot *slot;
+    if (cask_vec_create(8, 0, "held slot", &v) != 0 || cask_hp_thread_slot(&slot) != 0)
+        return;
+    cask_hp_set(slot, v);
+    uint64_t x = 1;
+    (void)cask_vec_push(v, &x, NULL);
 }
 
 static void *freeze_it(void *arg)
@@ -442,6 +473,12 @@ int main(void)
     test_push_across_prefaulted_chunks();
     test_push_clears_its_slot();
     test_freeze_waits_for_announced_push();
+    test_freeze_ignores_protection_of_vector();
+    if (cask_frozen_traps_writes()) { /* the checked build */
+        const char *held[] = {"fatal misuse of vector", "cask_vec_push", "hazard slot",
+                              "cask_hp_slot_acquire", NULL};
+        EXPECT(expect_death(push_over_held_thread_slot, NULL, held));
+    }
     char line[32];
     snprintf(line, sizeof(line), "vec_test.c:%d", FREEZE_LINE);
     const char *common[] = {"frozen vector \"routing table\"", "frozen at", line, "fix:", NULL,

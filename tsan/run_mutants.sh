@@ -76,7 +76,14 @@ classify() { # log exit_status -> detector name, or "" if clean
     # thread leak (and exit 66) on the way out, which is a consequence, not the finding.
     # 66 is TSan's exit status after reports (exitcode=66), also when the report itself did not
     # reach the log (a child process, or output cut short by the abort).
-    if grep -q "^HANG in" "$log"; then echo "HANG"
+    # A violation reported before the hang is the finding, though: the hang is then what the
+    # broken run did next (a push stuck writing into pages the bad freeze had protected).
+    local hang_at violation_at
+    hang_at="$(grep -n -m1 "^HANG in" "$log" | cut -d: -f1)"
+    violation_at="$(grep -n -m1 "^VIOLATION" "$log" | cut -d: -f1)"
+    if [ -n "$hang_at" ] && [ -n "$violation_at" ] && [ "$violation_at" -lt "$hang_at" ]; then
+        if grep -q "VIOLATION.*linearizab" "$log"; then echo "linearizability"; else echo "invariant"; fi
+    elif [ -n "$hang_at" ]; then echo "HANG"
     elif grep -q "WARNING: ThreadSanitizer" "$log" || [ "$status" = 66 ]; then echo "TSan report"
     elif grep -qE "ERROR: (AddressSanitizer|LeakSanitizer)" "$log"; then echo "ASan report"
     elif grep -q "runtime error:" "$log"; then echo "UBSan report"

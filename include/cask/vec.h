@@ -37,9 +37,11 @@
  * publication waits for that push (a few instructions, unless that pusher is preempted): they
  * are blocking in that case; freeze waits for the mutations already in flight when it starts,
  * never for new ones (they fail). Frozen reads are plain loads.
- * Hazard slot: a push announces the vector in its thread's slot of the default hazard-pointer
- * domain (cask_hp_thread_slot, cask/hp.h) while it is in flight, and clears it before it
- * returns; so do not call push while you hold a protection in that slot.
+ * Hazard slot: a push announces the vector (a mark derived from its address, never equal to a
+ * pointer you protect) in its thread's slot of the default hazard-pointer domain
+ * (cask_hp_thread_slot, cask/hp.h) while it is in flight, and clears it before it returns; so
+ * do not call push while you hold a protection in that slot (checked builds abort with a
+ * report). A hazard pointer to the vector itself does not delay a freeze.
  * Linearization: push at its reservation CAS, set at its element store, freeze at its atomic
  * fetch-or of the CLOSING flag into the length word: every mutation takes effect before it
  * (and is in the frozen vector) or fails with CASK_EFROZEN; none is lost or half applied.
@@ -78,9 +80,10 @@ int cask_vec_create(size_t elem_size, size_t max_len, const char *name, cask_vec
  * cask_vec_push - append the element at `elem` (elem_size bytes). If index is not NULL it gets
  * the new element's index.
  * Returns 0; CASK_EFROZEN if the vector is frozen or being frozen; CASK_EFULL if it holds
- * max_len elements; CASK_ENOMEM if memory for it could not be committed, or if this is the
- * thread's first use of its hazard slot and that could not be allocated. On failure nothing
- * changed.
+ * max_len elements; CASK_ENOMEM if memory for it could not be committed, or if this thread's
+ * hazard slot cannot be had (its first use could not allocate a record, or the thread is
+ * exiting: a push from a thread-exit destructor or from a reclaim function run at thread exit
+ * fails this way). On failure nothing changed.
  * Context: any thread holding a reference. Progress: lock-free (see above); may commit memory
  * (one mprotect) when it crosses into a new page, and the push that opens each 64 KiB of elements
  * makes the kernel back the 64 KiB two ahead of it (one madvise; see cask_vec_reserve to do it

@@ -38,7 +38,7 @@
  *
  * Every public call of the queues, and vector push, ends with cask__backoff_finish, after the
  * call took effect, reset its hazard slot and left the eventcount (a blocking call finishes
- * after cask__wait_for returns) or the vector's in-flight count, so the wait holds nothing
+ * after cask__wait_for returns) or cleared the vector push's announcement, so the wait holds nothing
  * another thread needs; a call made by a reclaim function (lib/hp_scan.c runs every one between
  * cask__backoff_hold and cask__backoff_release) never waits itself: lock-freedom and
  * every ordering argument of the queues are untouched. CASK_QUEUE_BACKOFF_NS=0 at build time

@@ -102,9 +102,9 @@ size_t cask__hp_scan(cask_hp_domain *d, struct cask__hp_record *rec);
 /* Hands rec's remaining retired objects to the domain's orphan stack. */
 void cask__hp_orphan_leftovers(cask_hp_domain *d, struct cask__hp_record *rec);
 
-/* True if some slot of the domain holds p now (acquire loads of every slot; O(slots)). A
- * structure that announces calls in flight in its thread slot (lib/vec.c: push) waits with it
- * until none does. */
+/* True if some slot of the domain holds p now (seq_cst loads of every slot, so acquire too;
+ * O(slots)). A structure that announces calls in flight in its thread slot (lib/vec.c: push)
+ * waits with it until none does. */
 bool cask__hp_domain_holds(cask_hp_domain *d, const void *p);
 
 /* Scans the orphan stack for a thread that has no record of its own. */
