@@ -227,7 +227,7 @@ static struct cask__hp_record *cask__hp_claim_record(cask_hp_domain *d, bool is_
         r->domain_next = head;
         CASK__NOISE("hp.records.push");
     } while (!atomic_compare_exchange_weak_explicit(&d->records, &head, r,
-                                                    memory_order_release, /* scans', claims' */
+                                                    memory_order_seq_cst, /* release: scans', claims'; seq_cst: cask__hp_domain_holds */
                                                     memory_order_relaxed));
     atomic_fetch_add_explicit(&d->record_count, 1, memory_order_relaxed);
     return r;

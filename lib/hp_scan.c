@@ -118,8 +118,10 @@ static bool cask__hp_slots_contain(struct cask__hp_record *head, const void *p)
 
 bool cask__hp_domain_holds(cask_hp_domain *d, const void *p)
 {
-    /* acquire: pairs with claim_record's push CAS (the records and their slots are there) */
-    struct cask__hp_record *head = atomic_load_explicit(&d->records, memory_order_acquire);
+    /* seq_cst: acquire pairs with claim_record's push CAS (the records and their slots are
+     * there); seq_cst so that a caller's Dekker pair reaches every record whose owner wrote its
+     * slot earlier in the total order (the push CAS strongly happens before that write) */
+    struct cask__hp_record *head = atomic_load_explicit(&d->records, memory_order_seq_cst); /* claim_record's push CAS */
     for (struct cask__hp_record *r = head; r != NULL; r = r->domain_next)
         for (int i = 0; i < CASK__HP_SLOTS; i++)
             if (atomic_load_explicit(&r->slots[i].hazard, memory_order_seq_cst) == p) /* seq_cst: acquire pairs with the release stores of the slot; seq_cst for the caller's Dekker pairs (lib/vec.c) */

@@ -15,7 +15,7 @@
  * will ever run). The sets and reserves in flight are counted in CASK__VEC_STRIPES stripes of
  * one cache line each (a thread always uses the same stripe, taken round robin at its first
  * mutation; "active == 0" below: every stripe reads 0). A push in flight announces the vector in
- * its thread's hazard slot (cask_hp_thread_slot, the slot the queues use between their calls),
+ * its thread's hazard slot (cask_hp_thread_slot, the slot the queues also use during their calls),
  * as v's mark: v's address plus 1, never a pointer anyone protects, so a hazard pointer held to
  * the vector itself never keeps a freeze waiting ("announced" below: some slot of the default
  * domain holds the mark).
@@ -66,8 +66,10 @@
  * did not wait for this push (its CAS fails, so the CAS orders nothing), the mprotect would make
  * frozen pages writable again. So a push that is about to commit first exchanges its mark into
  * its slot and then loads state (seq_cst both; the freeze's fetch_or and its loads of the slots
- * are seq_cst too): either it sees CLOSING and commits nothing, or the freeze's loads come after
- * its exchange in the total order and the freeze waits for this push. This costs a locked
+ * are seq_cst too, and so are the freeze's load of the records list and the CAS that put this
+ * thread's record on it, so the freeze's walk reaches the record): either it sees CLOSING and
+ * commits nothing, or the freeze's loads come after its exchange in the total order and the
+ * freeze waits for this push. This costs a locked
  * instruction only where a commit is due, which `committed` growing geometrically makes rare.
  * (Before this, the comment here argued that the pages such a push commits are all past the
  * frozen length; with stale loads that does not follow.)
@@ -132,7 +134,9 @@
  * RMW, then the mutation loads the eventcount's waiters (seq_cst); the freeze increments waiters
  * (seq_cst), then re-reads every stripe (seq_cst) before it sleeps: the eventcount's Dekker pair
  * (lib/internal/futex.h). A push's reset wakes nobody: the freeze yields for up to 50 us first
- * (a push in flight is done within a microsecond unless preempted), then its sleeps are bounded
+ * (a push in flight is done within a microsecond unless preempted or committing and prefaulting
+ * pages, which takes up to hundreds of microseconds on a lazily mapping hypervisor), then its
+ * sleeps are bounded
  * (50 us, doubling to 1 ms), so a push it waits for delays it by at most about twice the push's
  * own time in flight, plus 1 ms. Measured (`./cask bench vec`, vec.freeze.busy, a freeze with one
  * thread pushing, Intel Xeon model 167): sleeping 1 us at once took 84 us per freeze (a short
@@ -142,7 +146,7 @@
  * competing for the processor with writers it waits for that were preempted.
  * Why frozen readers may use plain loads: FROZEN and view.frozen are stored with release after
  * the freeze's loads saw every stripe's n at 0, which every finished set's or reserve's decrement
- * precedes, and no slot holding v, which every successful push's reset (or a later release store
+ * precedes, and no slot holding v's mark, which every successful push's reset (or a later release store
  * of the same slot) precedes; a reader that sees either (acquire) therefore sees
  * every element write. No write follows until an in-place thaw, which needs the only reference.
  * Why the inline frozen get is enough: a frozen vector's elements never change, so an acquire

@@ -41,7 +41,8 @@
  * pointer you protect) in its thread's slot of the default hazard-pointer domain
  * (cask_hp_thread_slot, cask/hp.h) while it is in flight, and clears it before it returns; so
  * do not call push while you hold a protection in that slot (checked builds abort with a
- * report). A hazard pointer to the vector itself does not delay a freeze.
+ * report), and do not call push or freeze from a signal handler (a push interrupted by one would
+ * lose its announcement). A hazard pointer to the vector itself does not delay a freeze.
  * Linearization: push at its reservation CAS, set at its element store, freeze at its atomic
  * fetch-or of the CLOSING flag into the length word: every mutation takes effect before it
  * (and is in the frozen vector) or fails with CASK_EFROZEN; none is lost or half applied.
