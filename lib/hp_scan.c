@@ -106,12 +106,13 @@ static void cask__hp_adopt_orphans(cask_hp_domain *d, struct cask__hp_record *re
     atomic_fetch_sub_explicit(&d->orphan_count, n, memory_order_relaxed);
 }
 
-/* Fallback when the hash set could not be allocated: look in every slot (O(H) per object). */
+/* Whether a slot of the records from head on holds p: the scan's fallback when the hash set
+ * could not be allocated (O(H) per object), and cask__hp_domain_holds. */
 static bool cask__hp_slots_contain(struct cask__hp_record *head, const void *p)
 {
     for (struct cask__hp_record *r = head; r != NULL; r = r->domain_next)
         for (int i = 0; i < CASK__HP_SLOTS; i++)
-            if (atomic_load_explicit(&r->slots[i].hazard, memory_order_acquire) == p) /* publish */
+            if (atomic_load_explicit(&r->slots[i].hazard, memory_order_seq_cst) == p) /* seq_cst: acquire pairs with the slot's release stores (publish, reset); seq_cst for the Dekker pairs of cask__hp_domain_holds's caller (lib/vec.c) */
                 return true;
     return false;
 }
@@ -122,11 +123,7 @@ bool cask__hp_domain_holds(cask_hp_domain *d, const void *p)
      * there); seq_cst so that a caller's Dekker pair reaches every record whose owner wrote its
      * slot earlier in the total order (the push CAS strongly happens before that write) */
     struct cask__hp_record *head = atomic_load_explicit(&d->records, memory_order_seq_cst); /* claim_record's push CAS */
-    for (struct cask__hp_record *r = head; r != NULL; r = r->domain_next)
-        for (int i = 0; i < CASK__HP_SLOTS; i++)
-            if (atomic_load_explicit(&r->slots[i].hazard, memory_order_seq_cst) == p) /* seq_cst: acquire pairs with the release stores of the slot; seq_cst for the caller's Dekker pairs (lib/vec.c) */
-                return true;
-    return false;
+    return cask__hp_slots_contain(head, p);
 }
 
 /*

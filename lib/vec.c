@@ -372,12 +372,14 @@ static int cask__vec_populate(char *at, size_t bytes, size_t width)
  * (commits it if needed): one thread takes its page faults, early, while the other pushers
  * write the current chunk, instead of every pusher faulting on each page as they reach it
  * together. Failure is harmless: the pages then fault at their first write, as without this. */
-static void cask__vec_prefault_ahead(cask_vec *v, size_t i, cask_hp_slot *announced)
+static void cask__vec_prefault_ahead(cask_vec *v, size_t i)
 {
     size_t from = i + 2 * (CASK__VEC_AHEAD / v->elem_size), to = from + CASK__VEC_AHEAD / v->elem_size;
     if (to > v->max_len)
         to = v->max_len;
-    if (from >= to || cask__vec_commit(v, to - 1, announced) != 0)
+    /* No freeze check: this runs after the push's reservation succeeded, so a freeze waits for
+     * the push's reset anyway. */
+    if (from >= to || cask__vec_commit(v, to - 1, NULL) != 0)
         return;
     CASK__NOISE("vec.push.prefault");
     size_t page = cask__page_size(), ready_from = from / page * page;
@@ -545,7 +547,7 @@ int cask_vec_push(cask_vec *v, const void *elem, size_t *index)
     if (index != NULL)
         *index = i;
     if ((i * v->elem_size) % CASK__VEC_AHEAD == 0 && i > 0)
-        cask__vec_prefault_ahead(v, i, slot);
+        cask__vec_prefault_ahead(v, i);
     CASK__NOISE("vec.push.complete");
 out:
     cask_hp_reset(slot); /* release: pairs with the freeze's loads of the slots (the element and ready byte are written) */
