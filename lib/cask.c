@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "internal/alloc.h"
@@ -108,7 +109,11 @@ _Noreturn void cask__die_detail(const char *file, int line, const char *site, co
     cask__append(buf, sizeof(buf), &len, "\n  fix:  ");
     cask__append(buf, sizeof(buf), &len, fix);
     cask__append(buf, sizeof(buf), &len, "\n");
-    ssize_t ignored = write(STDERR_FILENO, buf, len);
+    /* The write system call itself, not write(): a sanitizer's write() interceptor may take a
+     * lock of the runtime (ThreadSanitizer's releases on the descriptor, under the thread's slot
+     * lock), and the frozen-memory trap can get here from a fault inside that runtime's own
+     * atomic store, with that lock held: the report would never appear (lib/frozen.c). */
+    long ignored = syscall(SYS_write, STDERR_FILENO, buf, len);
     (void)ignored;
     abort();
 }

@@ -30,6 +30,21 @@
  * inside a previous handler it calls) is delivered with SIGSEGV blocked, which the kernel turns
  * into the default action, never into unbounded recursion.
  *
+ * Under ThreadSanitizer the handler and the pass-on are not instrumented (CASK__UNSEEN_BY_TSAN).
+ * TSan's atomic operations run inside its runtime, and a non-relaxed one holds the thread's
+ * slot lock while it touches the memory: an atomic release store (or any RMW) into a frozen page
+ * faults there, with the lock held, and an instrumented acquire load in the handler then waits
+ * for that same lock for ever (seen with clang-19: the process hung, and ignored SIGTERM, which
+ * TSan defers while the thread is in its runtime). Uninstrumented, the handler's loads are the
+ * same acquire loads, only unseen by TSan, which loses nothing it needs: the handler reads no
+ * plain memory that another thread writes (the registry is atomics; `cask__frozen_previous` is
+ * written before the release store of `cask__frozen_previous_ready` that its read follows), so
+ * there is no access whose race TSan would have to judge. The report (cask__die_detail) is
+ * formatted with plain stack accesses, which take no lock of TSan's, and written with the write
+ * system call itself: TSan's write() interceptor releases on the descriptor (a pipe's, say)
+ * under the same slot lock. tests/frozen_test.c dies by an atomic release store and by a
+ * seq_cst RMW, under TSan too, with stderr a pipe.
+ *
  * Unchecked builds (CASK_CHECKED=0, as with -DNDEBUG in --config=opt) take a 64-bit FNV-1a
  * checksum of the data at the freeze and recompute it on thaw, free and verify; a mismatch
  * aborts with the same report ("modified after freeze"). Cheap, but it finds the write late and
@@ -65,6 +80,20 @@
 #include "cask/cask.h"
 #include "internal/check.h"
 #include "internal/frozen.h"
+
+/* Keeps a function out of ThreadSanitizer's (and the other sanitizers') instrumentation, atomics
+ * included (clang's no_sanitize("thread") still instruments atomics; gcc's no_sanitize_thread
+ * does not). For the signal handler only: see the design note above. */
+#if defined(__has_attribute)
+#if __has_attribute(disable_sanitizer_instrumentation)
+#define CASK__UNSEEN_BY_TSAN __attribute__((disable_sanitizer_instrumentation))
+#elif defined(__GNUC__) && !defined(__clang__) && __has_attribute(no_sanitize_thread)
+#define CASK__UNSEEN_BY_TSAN __attribute__((no_sanitize_thread))
+#endif
+#endif
+#ifndef CASK__UNSEEN_BY_TSAN
+#define CASK__UNSEEN_BY_TSAN
+#endif
 
 enum { CASK__SLOT_EMPTY = 0, CASK__SLOT_USED = 1, CASK__SLOT_FREE = 2 };
 
@@ -194,8 +223,9 @@ static uint64_t cask__frozen_checksum(const cask__frozen_range *r)
     return sum;
 }
 
-/* Passes a fault that is not a write to frozen memory to whoever handled SIGSEGV before. */
-static void cask__frozen_pass_on(int sig, siginfo_t *info, void *context)
+/* Passes a fault that is not a write to frozen memory to whoever handled SIGSEGV before.
+ * Not instrumented by TSan: it runs in the handler (see the design note). */
+CASK__UNSEEN_BY_TSAN static void cask__frozen_pass_on(int sig, siginfo_t *info, void *context)
 {
     struct sigaction dfl;
     if (atomic_load_explicit(&cask__frozen_previous_ready, memory_order_acquire)) { /* acquire: pairs with the release store in cask__frozen_install (previous is filled in) */
@@ -219,8 +249,9 @@ static void cask__frozen_pass_on(int sig, siginfo_t *info, void *context)
 }
 
 /* SIGSEGV handler: a write to a trapping record becomes a report; anything else is passed on.
- * Async-signal-safe: it reads only the registry's atomics (lock-free) and calls write/abort. */
-static void cask__frozen_on_fault(int sig, siginfo_t *info, void *context)
+ * Async-signal-safe: it reads only the registry's atomics (lock-free) and calls write/abort.
+ * Not instrumented by TSan: a fault inside TSan's atomic store holds a lock its loads need. */
+CASK__UNSEEN_BY_TSAN static void cask__frozen_on_fault(int sig, siginfo_t *info, void *context)
 {
     const char *addr = info->si_addr;
     for (size_t i = 0; i < CASK__FROZEN_MAX; i++) {

@@ -31,6 +31,7 @@
 /*
  * Runs fn(arg) in a forked child and checks that it dies by SIGABRT with every string of
  * `needles` (NULL-terminated) in its stderr. Returns true if so; prints what happened if not.
+ * A child still alive after 60 seconds is killed and counts as a failure ("hung").
  * Call it before the test starts any thread.
  */
 bool expect_death(void (*fn)(void *arg), void *arg, const char *const *needles);

@@ -28,7 +28,7 @@
  * cask__die - report fatal misuse and abort.
  * `kind` names the object's type ("hazard slot"), `object` its address, `what` the mistake in a
  * sentence, `fix` what the caller should do instead. Writes one report to stderr with a single
- * write() so reports from several threads do not interleave, then calls abort().
+ * write system call so reports from several threads do not interleave, then calls abort().
  * Context: any thread; async-signal-safe (it formats into a stack buffer, no malloc, no stdio).
  */
 _Noreturn void cask__die(const char *file, int line, const char *kind, const void *object,
