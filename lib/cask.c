@@ -14,7 +14,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__linux__)
 #include <sys/syscall.h>
+#endif
 #include <unistd.h>
 
 #include "internal/alloc.h"
@@ -113,7 +115,11 @@ _Noreturn void cask__die_detail(const char *file, int line, const char *site, co
      * lock of the runtime (ThreadSanitizer's releases on the descriptor, under the thread's slot
      * lock), and the frozen-memory trap can get here from a fault inside that runtime's own
      * atomic store, with that lock held: the report would never appear (lib/frozen.c). */
+#if defined(__linux__) && defined(SYS_write)
     long ignored = syscall(SYS_write, STDERR_FILENO, buf, len);
+#else
+    ssize_t ignored = write(STDERR_FILENO, buf, len);
+#endif
     (void)ignored;
     abort();
 }

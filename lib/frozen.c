@@ -25,25 +25,33 @@
  * under the record's sequence word (a seqlock: odd while the owner rewrites it), so it never
  * pairs the start of one range with the length or name of another. A fault outside every
  * trapping record is not ours: the handler passes it to the previous handler (a function), or
- * puts the default action back and returns, so the instruction faults again and the process
+ * returns with SIGSEGV added to the signal mask that the return restores, so the instruction
+ * faults again with the signal blocked, which Linux turns into the default action: the process
  * dies the ordinary way. The handler is installed without SA_NODEFER: a fault inside it (or
  * inside a previous handler it calls) is delivered with SIGSEGV blocked, which the kernel turns
  * into the default action, never into unbounded recursion.
  *
- * Under ThreadSanitizer the handler and the pass-on are not instrumented (CASK__UNSEEN_BY_TSAN).
- * TSan's atomic operations run inside its runtime, and a non-relaxed one holds the thread's
- * slot lock while it touches the memory: an atomic release store (or any RMW) into a frozen page
- * faults there, with the lock held, and an instrumented acquire load in the handler then waits
- * for that same lock for ever (seen with clang-19: the process hung, and ignored SIGTERM, which
- * TSan defers while the thread is in its runtime). Uninstrumented, the handler's loads are the
- * same acquire loads, only unseen by TSan, which loses nothing it needs: the handler reads no
- * plain memory that another thread writes (the registry is atomics; `cask__frozen_previous` is
- * written before the release store of `cask__frozen_previous_ready` that its read follows), so
- * there is no access whose race TSan would have to judge. The report (cask__die_detail) is
- * formatted with plain stack accesses, which take no lock of TSan's, and written with the write
- * system call itself: TSan's write() interceptor releases on the descriptor (a pipe's, say)
- * under the same slot lock. tests/frozen_test.c dies by an atomic release store and by a
- * seq_cst RMW, under TSan too, with stderr a pipe.
+ * Under ThreadSanitizer the handler and the pass-on are not instrumented (CASK__UNSEEN_BY_TSAN),
+ * and neither calls into TSan's runtime. TSan's atomic operations run inside the runtime, and a
+ * non-relaxed one holds the thread's slot lock (and the address's sync object) while it touches
+ * the memory: an atomic release store (or any RMW) into a frozen page faults there, with the
+ * lock held, and anything in the handler that takes it waits for ever (seen with clang-19: an
+ * instrumented acquire load did; the process hung, and ignored SIGTERM, which TSan defers
+ * unless the thread is in a blocking call). Hence: the handler's loads are uninstrumented (the
+ * same acquire loads, unseen by TSan); the report is written with the write system call, as
+ * TSan's write() interceptor releases on the descriptor (a pipe's, say) under the slot lock;
+ * and the pass-on blocks SIGSEGV in the returned-to mask instead of calling sigaction(), an
+ * interceptor that takes the lock too. TSan loses nothing it needs: the handler's only plain
+ * read of shared memory is `cask__frozen_previous`, which the real sigaction() fills in (TSan
+ * records no write there) before the release store of `cask__frozen_previous_ready` that the
+ * handler acquires; the rest is the registry's atomics. The report's formatting
+ * (cask__die_detail) stays instrumented: plain accesses to its stack buffer take the slot lock
+ * only in its recursive form. Left as they are: abort(), which TSan intercepts to flush stdio
+ * (glibc's locks, not TSan's), and a previous handler, which is the program's (or TSan's own:
+ * with TSan's default handle_segv=1, TSan's SIGSEGV handler may itself hang on a fault inside
+ * an atomic, with or without cask; tests/frozen_test.c's "not frozen" case therefore runs with
+ * handle_segv=0). tests/frozen_test.c dies by an atomic release store and by a seq_cst RMW into
+ * frozen memory under TSan too, with stderr a pipe.
  *
  * Unchecked builds (CASK_CHECKED=0, as with -DNDEBUG in --config=opt) take a 64-bit FNV-1a
  * checksum of the data at the freeze and recompute it on thaw, free and verify; a mismatch
@@ -71,6 +79,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <ucontext.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
@@ -227,7 +236,6 @@ static uint64_t cask__frozen_checksum(const cask__frozen_range *r)
  * Not instrumented by TSan: it runs in the handler (see the design note). */
 CASK__UNSEEN_BY_TSAN static void cask__frozen_pass_on(int sig, siginfo_t *info, void *context)
 {
-    struct sigaction dfl;
     if (atomic_load_explicit(&cask__frozen_previous_ready, memory_order_acquire)) { /* acquire: pairs with the release store in cask__frozen_install (previous is filled in) */
         const struct sigaction *p = &cask__frozen_previous;
         if ((p->sa_flags & SA_SIGINFO) && p->sa_sigaction != NULL) {
@@ -240,16 +248,19 @@ CASK__UNSEEN_BY_TSAN static void cask__frozen_pass_on(int sig, siginfo_t *info, 
             return;
         }
     }
-    /* Default (or ignored, which for a fault would loop): the instruction faults again into
-     * the default action when we return. */
-    memset(&dfl, 0, sizeof(dfl));
-    dfl.sa_handler = SIG_DFL;
-    sigemptyset(&dfl.sa_mask);
-    sigaction(sig, &dfl, NULL);
+    /* Default (or ignored, which for a fault would loop): return with the signal blocked in the
+     * mask the kernel restores, so the instruction faults again with SIGSEGV blocked, which Linux
+     * delivers as the default action (a fault's signal that is blocked gets its handler reset
+     * and is unblocked: the process dies by SIGSEGV, with a core dump if enabled). Not by
+     * sigaction(SIG_DFL): under TSan that is an interceptor that takes the slot lock, so a
+     * fault inside TSan's atomic store (a read-only page that is not frozen) hung there. */
+    ucontext_t *uc = context;
+    sigaddset(&uc->uc_sigmask, sig);
 }
 
 /* SIGSEGV handler: a write to a trapping record becomes a report; anything else is passed on.
- * Async-signal-safe: it reads only the registry's atomics (lock-free) and calls write/abort.
+ * Async-signal-safe: it reads only the registry's atomics (lock-free), then makes the write
+ * system call and calls abort().
  * Not instrumented by TSan: a fault inside TSan's atomic store holds a lock its loads need. */
 CASK__UNSEEN_BY_TSAN static void cask__frozen_on_fault(int sig, siginfo_t *info, void *context)
 {

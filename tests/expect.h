@@ -36,4 +36,12 @@
  */
 bool expect_death(void (*fn)(void *arg), void *arg, const char *const *needles);
 
+/*
+ * Runs fn(arg) in a forked child, its stderr captured into out (cap bytes, NUL-terminated, the
+ * rest drained), and waits for it: true with *status set (waitpid's) once it ended; false if it
+ * could not be run, or hung: still alive 60 seconds after the start, then killed (and said on
+ * stderr). Call it before the test starts any thread.
+ */
+bool run_child(void (*fn)(void *arg), void *arg, char *out, size_t cap, int *status);
+
 #endif

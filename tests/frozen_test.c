@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -114,42 +115,63 @@ static void test_many_regions(void)
     }
 }
 
-static void write_to_null(void *arg)
+static void write_to_read_only(void *arg)
 {
-    (void)arg;
+    write_kind how = *(const write_kind *)arg;
     config *c = make_frozen_config(); /* installs the trap's handler in checked builds */
     (void)c;
     /* a page the program itself made read-only: the same kind of fault, but not frozen memory */
     long page = sysconf(_SC_PAGESIZE);
-    volatile int *other = mmap(NULL, (size_t)page, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    volatile long *other = mmap(NULL, (size_t)page, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     EXPECT(other != MAP_FAILED);
-    *other = 1; /* volatile: the write must happen */
+    if (how == WRITE_ATOMIC_RELEASE) /* under TSan this faults inside TSan's runtime */
+        atomic_store_explicit((_Atomic long *)other, 1, memory_order_release); /* release: pairs with nothing, it must fault */
+    else
+        *other = 1; /* volatile: the write must happen */
 }
 
 /* A fault outside frozen memory is not reported as one: the process dies the ordinary way
- * (default action, or a sanitizer's report), never with the frozen-memory report. */
+ * (default action, or a sanitizer's report), never with the frozen-memory report, and never
+ * hangs, also when the write is an atomic store (under TSan the trap's handler used to put the
+ * default action back with sigaction, an interceptor that waited for the lock TSan's faulting
+ * store held; TSAN_OPTIONS=handle_segv=0 reaches that path, as TSan's default hands the fault
+ * to TSan's own handler instead). */
+static const char reexec_flag[] = "--atomic-write-to-read-only";
+
+/* The atomic case again in a fresh process whose TSAN_OPTIONS add handle_segv=0. */
+static void reexec_without_tsan_segv_handler(void *arg)
+{
+    (void)arg;
+    const char *old = getenv("TSAN_OPTIONS");
+    char opts[1024];
+    snprintf(opts, sizeof(opts), "%s%shandle_segv=0", old != NULL ? old : "",
+             old != NULL && old[0] != '\0' ? ":" : "");
+    setenv("TSAN_OPTIONS", opts, 1);
+    execl("/proc/self/exe", "frozen_test", reexec_flag, (char *)NULL);
+    _exit(127);
+}
+
 static void test_other_faults_pass_through(void)
 {
-    char path[] = "/tmp/cask_frozen_test_XXXXXX";
-    int fd = mkstemp(path);
-    EXPECT(fd >= 0);
-    unlink(path);
-    fflush(NULL);
-    pid_t pid = fork();
-    EXPECT(pid >= 0);
-    if (pid == 0) {
-        dup2(fd, STDERR_FILENO);
-        write_to_null(NULL);
-        _exit(0);
+    /* The atomic store runs only with handle_segv=0: with TSan's default, TSan's own SIGSEGV
+     * handler gets such a fault next, and it can hang by itself (clang-19: it unwinds through
+     * pthread_getattr_np, whose realloc waits for the slot lock the faulting store holds; a
+     * program without cask does the same), which is not what this test is about. */
+    for (int k = 0; k < 2; k++) {
+        write_kind how = k == 0 ? WRITE_PLAIN : WRITE_ATOMIC_RELEASE;
+        char out[8192];
+        int status = 0;
+        bool ended = k == 0 ? run_child(write_to_read_only, &how, out, sizeof(out), &status)
+                            : run_child(reexec_without_tsan_segv_handler, NULL, out, sizeof(out),
+                                        &status);
+        if (!ended)
+            fprintf(stderr, "the write to a read-only page that is not frozen: %s%s\n",
+                    write_kind_names[how], k == 1 ? " (TSAN_OPTIONS handle_segv=0)" : "");
+        EXPECT(ended);
+        EXPECT(!(WIFEXITED(status) && WEXITSTATUS(status) == 127)); /* the exec worked */
+        EXPECT(!(WIFEXITED(status) && WEXITSTATUS(status) == 0));
+        EXPECT(strstr(out, "frozen region") == NULL);
     }
-    int status = 0;
-    EXPECT_EQ(waitpid(pid, &status, 0), pid);
-    EXPECT(!(WIFEXITED(status) && WEXITSTATUS(status) == 0));
-    char out[8192];
-    ssize_t n = pread(fd, out, sizeof(out) - 1, 0);
-    out[n > 0 ? n : 0] = '\0';
-    close(fd);
-    EXPECT(strstr(out, "frozen region") == NULL);
 }
 
 /* A page-aligned pointer whose previous page is not mapped is rejected, not read around; so is
@@ -229,8 +251,13 @@ static void faults_pass_to_program_handler(void *arg)
     c->limits[3] = 0; /* frozen memory: still trapped and reported */
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc == 2 && strcmp(argv[1], reexec_flag) == 0) {
+        write_kind how = WRITE_ATOMIC_RELEASE;
+        write_to_read_only(&how);
+        return 0; /* survived: the parent reports it */
+    }
     char line[32];
     /* First, before anything is frozen in this process: the program's handler must be
      * installed before the trap's (a handler installed after cask's replaces it). */
@@ -243,12 +270,14 @@ int main(void)
     test_many_regions();
     make_frozen_config(); /* sets freeze_line */
     snprintf(line, sizeof(line), "frozen_test.c:%d", freeze_line);
+    char offset[32]; /* of the stale write: limits[42] */
+    snprintf(offset, sizeof(offset), "offset %zu", offsetof(config, limits) + 42 * sizeof(long));
     for (write_kind how = WRITE_PLAIN; how < WRITE_KINDS; how++) {
         bool died;
         if (cask_frozen_traps_writes()) {
             const char *const needles[] = {"frozen region \"server config\"", "frozen at", line,
                                            "write to frozen memory", "address: 0x",
-                                           "offset 408", "fix:", NULL};
+                                           offset, "fix:", NULL};
             died = expect_death(write_after_freeze, &how, needles);
         } else {
             const char *const needles[] = {"frozen region \"server config\"", "frozen at", line,
