@@ -37,8 +37,13 @@
  * threads hammer the same two index lines and the same cells, and a lock that keeps one core
  * in the critical section, or ck_fifo_mpmc's type-stable nodes (no reclamation, double-width
  * CAS), win. (cask used to pay a hazard-slot acquire and release per call, about 6 ns, the
- * largest fixed cost in a profile; calls now use the thread's own slot.) LCRQ needs cmpxchg16b (excluded). LSCQ would remove the "pop
- * overtakes a slow push" retry at the cost of a second ring per segment; not measured yet.
+ * largest fixed cost in a profile; calls now use the thread's own slot.) LCRQ needs cmpxchg16b
+ * (excluded). LSCQ would remove the "pop overtakes a slow push" retry, but its segments are SCQ
+ * rings, which with single-width CAS hold pointers only through a second ring of indices: what
+ * the bounded queue (lib/bqueue.c) is, so its rows in `./cask bench queue` bound LSCQ's cost from
+ * below (an LSCQ call also links and reclaims rings). Measured, four runs on a 2-core Xeon
+ * (2026-12-03): pairs at 1 thread 66-93 ns per call against this queue's 29-38; at 2 threads
+ * 168-180 against 65-78; 4p4c (one run) 630 against 198. So not LSCQ.
  * The price of the FAA array: a pop that overtakes a slow pusher makes it retry, so push is
  * lock-free, not wait-free. Why lock-free: an overtaking pop does not complete either (it gets
  * NULL from its exchange and retries), so "the others complete" is not the argument. It is that
