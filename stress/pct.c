@@ -17,9 +17,14 @@
  * On the hardware the futex call is a full barrier, so the scheduler's own state is coherent.
  *
  * Blocking: a thread that blocks outside a noise point (in a condition variable, say) would stop
- * the schedule. A waiting thread that sees no step for STEAL_NS assumes so and passes the turn to
- * the next runnable thread; the blocked one rejoins at its next noise point. Steals are counted
- * and reported because they make the schedule depend on timing.
+ * the schedule. A waiting thread that sees no step for STEAL_NS assumes so, marks the holder
+ * BLOCKED and passes the turn to the runnable thread with the highest priority; a BLOCKED thread
+ * is never picked, and rejoins (RUNNABLE again) when it next waits for its turn, at its next
+ * noise point. Without the mark, two threads asleep in a blocking call (two consumers in a
+ * blocking pop, say) passed the turn to each other at every steal, because each was the other's
+ * best pick, and the producers that would have woken them never ran: queue.close at 4 threads
+ * under PCT reported a consumer "hung" for 2 s on an empty queue that nobody could fill. Steals
+ * are counted and reported because they make the schedule depend on timing.
  *
  * All state below is written by the thread holding the turn (or by the main thread before and
  * after the workers), and read by others only through relaxed atomics.
@@ -39,7 +44,10 @@
 #define PCT_MAX_DEPTH 16
 #define STEAL_NS 20000000L /* 20 ms without a step: the running thread is blocked */
 
-enum { PCT_WAITING = 0, PCT_RUNNABLE = 1, PCT_DONE = 2 };
+enum { PCT_WAITING = 0, PCT_RUNNABLE = 1, PCT_DONE = 2, PCT_BLOCKED = 3 };
+/* pct_turn when a thread that finished found every other thread blocked: the first thread to
+ * wait for its turn takes it (-1 is "no schedule": before begin and after end). */
+enum { PCT_TURN_FREE = -2 };
 
 static unsigned pct_depth = 3, pct_window = 2000;
 static int pct_threads;
@@ -89,12 +97,13 @@ static void pct_draw_window(uint64_t first_step)
                               memory_order_relaxed);
 }
 
-/* The runnable thread with the highest priority, or -1 if none is left. */
+/* The runnable thread with the highest priority (not done, not blocked), or -1 if none. */
 static int pct_pick(int exclude)
 {
     int best = -1, best_priority = INT_MIN;
     for (int i = 0; i < pct_threads; i++) {
-        if (i == exclude || atomic_load_explicit(&pct_state[i], memory_order_relaxed) == PCT_DONE)
+        int state = atomic_load_explicit(&pct_state[i], memory_order_relaxed);
+        if (i == exclude || state == PCT_DONE || state == PCT_BLOCKED)
             continue;
         int p = atomic_load_explicit(&pct_priority[i], memory_order_relaxed);
         if (p > best_priority) {
@@ -111,12 +120,29 @@ static void pct_hand_to(int next)
     futex(&pct_turn, FUTEX_WAKE_PRIVATE, INT_MAX, NULL);
 }
 
+/* The holder is done: to the best runnable thread, or, if every other one is blocked, free for
+ * the first of them to come back (a blocked thread waits for its turn at its next noise point). */
+static void pct_hand_on(void)
+{
+    int next = pct_pick(-1);
+    pct_hand_to(next >= 0 ? next : PCT_TURN_FREE);
+}
+
 /* Waits until the turn is ours, passing it on if the thread holding it seems blocked. */
 static void pct_wait_turn(int self)
 {
     for (;;) {
+        /* Waiting for the turn means ready to run: rejoin if a steal marked us blocked (also
+         * when it did so while we were slow to wake up from a hand-off). */
+        int mine = PCT_BLOCKED;
+        atomic_compare_exchange_strong_explicit(&pct_state[self], &mine, PCT_RUNNABLE,
+                                                memory_order_relaxed, memory_order_relaxed);
         int turn = atomic_load_explicit(&pct_turn, memory_order_relaxed);
         if (turn == self)
+            return;
+        if (turn == PCT_TURN_FREE && atomic_compare_exchange_strong_explicit(
+                                         &pct_turn, &turn, self, memory_order_relaxed,
+                                         memory_order_relaxed))
             return;
         uint64_t steps = atomic_load_explicit(&pct_step_count, memory_order_relaxed);
         struct timespec timeout = {0, STEAL_NS};
@@ -125,6 +151,11 @@ static void pct_wait_turn(int self)
             continue;
         if (atomic_load_explicit(&pct_turn, memory_order_relaxed) == turn &&
             atomic_load_explicit(&pct_step_count, memory_order_relaxed) == steps) {
+            /* Mark the holder blocked first, so that no pick (ours or a later steal's) hands
+             * the turn back to it while it sleeps; undo the mark if the steal does not happen. */
+            int was = PCT_RUNNABLE;
+            bool marked = atomic_compare_exchange_strong_explicit(
+                &pct_state[turn], &was, PCT_BLOCKED, memory_order_relaxed, memory_order_relaxed);
             int next = pct_pick(turn);
             int expected = turn;
             if (next >= 0 && atomic_compare_exchange_strong_explicit(
@@ -132,6 +163,11 @@ static void pct_wait_turn(int self)
                                  memory_order_relaxed)) {
                 atomic_fetch_add_explicit(&pct_steal_count, 1, memory_order_relaxed);
                 futex(&pct_turn, FUTEX_WAKE_PRIVATE, INT_MAX, NULL);
+            } else if (marked) {
+                was = PCT_BLOCKED;
+                atomic_compare_exchange_strong_explicit(&pct_state[turn], &was, PCT_RUNNABLE,
+                                                        memory_order_relaxed,
+                                                        memory_order_relaxed);
             }
         }
     }
@@ -172,7 +208,7 @@ void cask_stress__pct_thread_exit(int index)
     pct_self = -1;
     atomic_store_explicit(&pct_state[index], PCT_DONE, memory_order_relaxed);
     if (atomic_load_explicit(&pct_turn, memory_order_relaxed) == index)
-        pct_hand_to(pct_pick(-1));
+        pct_hand_on();
 }
 
 void cask_stress__pct_abandon(int index)
@@ -181,7 +217,7 @@ void cask_stress__pct_abandon(int index)
         return;
     atomic_store_explicit(&pct_state[index], PCT_DONE, memory_order_relaxed);
     if (atomic_load_explicit(&pct_turn, memory_order_relaxed) == index)
-        pct_hand_to(pct_pick(-1));
+        pct_hand_on();
 }
 
 void cask_stress__pct_end(void)

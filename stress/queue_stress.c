@@ -468,10 +468,13 @@ static void close_worker(cask_stress_run *run, int i, void *arg)
         }
     }
     if (!producer || c->threads == 1) {
+        bool got_closed = false;
         for (;;) {
             int rc = rec_pop(c, i, c->bq != NULL ? 0 : QUEUE_STRESS_HANG_NS);
-            if (rc == CASK_ECLOSED)
+            if (rc == CASK_ECLOSED) {
+                got_closed = true;
                 break;
+            }
             if (rc == CASK_EEMPTY) { /* bounded: polling (see rec_push) */
                 if (cask_stress_should_stop(run)) {
                     atomic_store_explicit(&c->cut_short, true, memory_order_relaxed);
@@ -492,8 +495,8 @@ static void close_worker(cask_stress_run *run, int i, void *arg)
             }
         }
         void *x;
-        if ((c->bq != NULL ? cask_bqueue_try_pop(c->bq, &x) : cask_queue_try_pop(c->q, &x)) !=
-            CASK_ECLOSED)
+        if (got_closed && (c->bq != NULL ? cask_bqueue_try_pop(c->bq, &x)
+                                         : cask_queue_try_pop(c->q, &x)) != CASK_ECLOSED)
             cask_stress_fail(run, "pop returned CASK_ECLOSED, then something else");
     }
     c->round_ops[i] += (uint64_t)(100);
