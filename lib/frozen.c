@@ -79,11 +79,11 @@
 
 #include <pthread.h>
 #include <signal.h>
-#include <ucontext.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "cask/cask.h"

@@ -74,19 +74,13 @@ bool run_child(void (*fn)(void *arg), void *arg, char *out, size_t cap, int *sta
     out[len] = '\0';
     close(fds[0]);
     pid_t got;
-    while ((got = waitpid(pid, status, WNOHANG)) == 0) {
-        if (ms_left(&start) <= 0) {
+    while ((got = waitpid(pid, status, WNOHANG)) == 0 || (got < 0 && errno == EINTR)) {
+        if (!hung && ms_left(&start) <= 0) { /* EOF came, but the child lives on */
             hung = true;
             kill(pid, SIGKILL);
-            while ((got = waitpid(pid, status, 0)) < 0 && errno == EINTR)
-                ;
-            break;
         }
         nanosleep(&(struct timespec){0, 1000000}, NULL);
     }
-    if (got < 0 && errno == EINTR)
-        while ((got = waitpid(pid, status, 0)) < 0 && errno == EINTR)
-            ;
     if (hung)
         fprintf(stderr, "the child hung and was killed after %d s\n", EXPECT_DEATH_DEADLINE_S);
     return got == pid && !hung;

@@ -52,19 +52,25 @@ typedef enum { WRITE_PLAIN, WRITE_ATOMIC_RELEASE, WRITE_ATOMIC_RMW, WRITE_KINDS 
 static const char *const write_kind_names[WRITE_KINDS] = {"plain store", "atomic release store",
                                                           "atomic seq_cst fetch-add"};
 
+/* Writes v to *p the way `how` says (RMW: adds v). The atomic accesses pair with nothing: they
+ * must fault. */
+static void write_as(write_kind how, volatile long *p, long v)
+{
+    if (how == WRITE_PLAIN)
+        *p = v; /* volatile: the write must happen */
+    else if (how == WRITE_ATOMIC_RELEASE)
+        atomic_store_explicit((volatile _Atomic long *)p, v, memory_order_release); /* release: pairs with nothing, it must fault */
+    else
+        atomic_fetch_add_explicit((volatile _Atomic long *)p, v, memory_order_seq_cst); /* seq_cst: pairs with nothing, it must fault */
+}
+
 static void write_after_freeze(void *arg)
 {
     write_kind how = *(const write_kind *)arg;
     config *c = make_frozen_config();
     long *stale = &c->limits[42]; /* a pointer kept from before the freeze */
-    /* checked builds die at the write */
-    if (how == WRITE_PLAIN)
-        *stale = -1;
-    else if (how == WRITE_ATOMIC_RELEASE)
-        atomic_store_explicit((_Atomic long *)stale, -1, memory_order_release); /* release: pairs with nothing, it must fault */
-    else
-        atomic_fetch_add_explicit((_Atomic long *)stale, 1, memory_order_seq_cst); /* seq_cst: pairs with nothing, it must fault */
-    cask_frozen_verify(c); /* unchecked builds die here */
+    write_as(how, stale, -1); /* checked builds die here */
+    cask_frozen_verify(c);    /* unchecked builds die here */
 }
 
 static void test_basics(void)
@@ -124,18 +130,9 @@ static void write_to_read_only(void *arg)
     long page = sysconf(_SC_PAGESIZE);
     volatile long *other = mmap(NULL, (size_t)page, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     EXPECT(other != MAP_FAILED);
-    if (how == WRITE_ATOMIC_RELEASE) /* under TSan this faults inside TSan's runtime */
-        atomic_store_explicit((_Atomic long *)other, 1, memory_order_release); /* release: pairs with nothing, it must fault */
-    else
-        *other = 1; /* volatile: the write must happen */
+    write_as(how, other, 1); /* an atomic store faults inside TSan's runtime under TSan */
 }
 
-/* A fault outside frozen memory is not reported as one: the process dies the ordinary way
- * (default action, or a sanitizer's report), never with the frozen-memory report, and never
- * hangs, also when the write is an atomic store (under TSan the trap's handler used to put the
- * default action back with sigaction, an interceptor that waited for the lock TSan's faulting
- * store held; TSAN_OPTIONS=handle_segv=0 reaches that path, as TSan's default hands the fault
- * to TSan's own handler instead). */
 static const char reexec_flag[] = "--atomic-write-to-read-only";
 
 /* The atomic case again in a fresh process whose TSAN_OPTIONS add handle_segv=0. */
@@ -151,6 +148,12 @@ static void reexec_without_tsan_segv_handler(void *arg)
     _exit(127);
 }
 
+/* A fault outside frozen memory is not reported as one: the process dies the ordinary way
+ * (default action, or a sanitizer's report), never with the frozen-memory report, and never
+ * hangs, also when the write is an atomic store (under TSan the trap's handler used to put the
+ * default action back with sigaction, an interceptor that waited for the lock TSan's faulting
+ * store held; TSAN_OPTIONS=handle_segv=0 reaches that path, as TSan's default hands the fault
+ * to TSan's own handler instead). */
 static void test_other_faults_pass_through(void)
 {
     /* The atomic store runs only with handle_segv=0: with TSan's default, TSan's own SIGSEGV
