@@ -29,11 +29,23 @@
  *               round: once a thread sees CASK_EFROZEN every later write fails too, the contents
  *               right after freeze returned equal the contents at the end, and they equal each
  *               thread's last successful write per key.
+ * map.stall     lock-freedom, resize included: thread 0 churns keys of its own (insert a fresh
+ *               key, remove the one STALL_WINDOW older) on a small table until it parks
+ *               (stress/stall.h) at a random noise point: in half the rounds any "map.*" point,
+ *               in the others a point of the resize (a freeze or copy chunk claimed and not
+ *               reported done, a plan not yet installed, a promotion not yet made). It stays
+ *               parked until every other thread has made STALL_STEPS churn steps, which take the
+ *               table through several resizes; nothing is timed, so a resize that waits for the
+ *               parked thread never ends the round and the watchdog reports the hang. Each step
+ *               checks its key found after the insert and gone after the remove, the stable keys
+ *               of map.reclaim are always found, and at the end the map holds exactly the stable
+ *               keys and each thread's last STALL_WINDOW keys.
  * In every scenario values are objects with a magic word and their key; the destructor checks
  * and poisons them, so a value destroyed too early (or twice) is seen by the reader's check, by
  * the destructor's, or by ThreadSanitizer. At the end of each round the map is destroyed and
  * every value created and accepted must have been destroyed exactly once.
  */
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -44,6 +56,7 @@
 #include "stress/check/lincheck.h"
 #include "stress/harness.h"
 #include "stress/scenarios.h"
+#include "stress/stall.h"
 
 #define LIVE UINT64_C(0x11FE11FE11FE11FE)
 #define DEAD UINT64_C(0xDEADDEADDEADDEAD)
@@ -51,6 +64,8 @@
 #define FREEZE_KEYS 32
 #define RECLAIM_STABLE 8 /* map.reclaim: keys present for the whole round */
 #define RECLAIM_BATCH 48 /* map.reclaim: at most this many own keys inserted, then removed */
+#define STALL_STEPS 120  /* map.stall: churn steps each thread makes while thread 0 is parked */
+#define STALL_WINDOW 8   /* map.stall: each thread's live keys (its last STALL_WINDOW) */
 
 typedef struct {
     uint64_t magic; /* plain fields: TSan sees every unordered access */
@@ -63,7 +78,7 @@ typedef struct mctx {
     cask_map *map;
     cask_history *hist;
     int threads;
-    int mode; /* 0 conflict, 1 resize (bytes), 2 cas, 3 freeze, 4 churn, 5 reclaim */
+    int mode; /* 0 conflict, 1 resize (bytes), 2 cas, 3 freeze, 4 churn, 5 reclaim, 6 stall */
     uint64_t keys;
     size_t per_thread;
     _Atomic uint64_t created, refused, destroyed, bad_destroy;
@@ -74,6 +89,10 @@ typedef struct mctx {
      * next fresh key number (relaxed: only a hint of which keys others may look up) */
     mval *stable[RECLAIM_STABLE];
     _Atomic uint64_t front[MAX_THREADS];
+    /* map.stall: how many other threads have made their steps (releases thread 0's pause), and
+     * each thread's number of steps (written by its own thread, read after the join) */
+    _Atomic int done_others;
+    uint64_t stall_steps[MAX_THREADS];
     /* --ops budgets count per thread, and each round has new threads: a worker carries its
      * index's total from round to round (as queue_stress.c does) */
     uint64_t cum_ops[MAX_THREADS];
@@ -94,6 +113,17 @@ static void ops_end(mctx *c, int index, uint64_t n)
         atomic_store_explicit(&c->budget_spent, true, memory_order_relaxed);
     cask_stress_add_ops(c->run, (uint64_t)0 - c->cum_ops[index]);
     c->cum_ops[index] += n;
+}
+
+/* A worker's start: its guard, and its op count seeded. False (reported): no guard. */
+static bool worker_begin(mctx *c, int index, cask_map_guard **g)
+{
+    if (cask_map_guard_acquire(c->map, g) != 0) {
+        cask_stress_fail(c->run, "guard: out of memory");
+        return false;
+    }
+    ops_begin(c, index);
+    return true;
 }
 
 static mctx *_Atomic dtor_ctx; /* set before the workers start */
@@ -184,11 +214,8 @@ static void lin_worker(cask_stress_run *run, int index, void *arg)
 {
     mctx *c = arg;
     cask_map_guard *g;
-    if (cask_map_guard_acquire(c->map, &g) != 0) {
-        cask_stress_fail(run, "guard: out of memory");
+    if (!worker_begin(c, index, &g))
         return;
-    }
-    ops_begin(c, index);
     size_t i;
     for (i = 0; i < c->per_thread && !cask_stress_should_stop(run); i++) {
         uint64_t k = c->keys != 0 ? cask_stress_rand() % c->keys : 0;
@@ -268,11 +295,8 @@ static void freeze_worker(cask_stress_run *run, int index, void *arg)
 {
     mctx *c = arg;
     cask_map_guard *g;
-    if (cask_map_guard_acquire(c->map, &g) != 0) {
-        cask_stress_fail(run, "guard: out of memory");
+    if (!worker_begin(c, index, &g))
         return;
-    }
-    ops_begin(c, index);
     bool frozen = false;
     size_t freeze_at = c->per_thread / 4 + cask_stress_rand() % (c->per_thread / 2);
     uint64_t base = (uint64_t)index * FREEZE_KEYS;
@@ -357,11 +381,8 @@ static void reclaim_worker(cask_stress_run *run, int index, void *arg)
 {
     mctx *c = arg;
     cask_map_guard *g;
-    if (cask_map_guard_acquire(c->map, &g) != 0) {
-        cask_stress_fail(run, "guard: out of memory");
+    if (!worker_begin(c, index, &g))
         return;
-    }
-    ops_begin(c, index);
     mval *mine[RECLAIM_BATCH];
     uint64_t next = 0, ops = 0;
     while (ops < c->per_thread && !cask_stress_should_stop(run)) {
@@ -401,6 +422,77 @@ static void reclaim_worker(cask_stress_run *run, int index, void *arg)
     cask_map_guard_release(g);
 }
 
+/* map.stall: the noise point prefixes thread 0 may park at. "map." is any point of any
+ * operation; the others are the phases of a resize, where a parked helper holds a claimed chunk
+ * of freezing or copying, a table not yet installed, or a promotion not yet made. */
+static const char *const stall_prefixes[] = {"map.",      "map.freeze.", "map.copy.",
+                                             "map.help.", "map.plan.",   "map.resize."};
+#define STALL_PREFIXES (sizeof(stall_prefixes) / sizeof(stall_prefixes[0]))
+
+/* map.stall: step n of thread index: insert its key n (then found), remove its key
+ * n - STALL_WINDOW (then gone), look up a stable key and a recent key of another thread. */
+static void stall_step(mctx *c, cask_map_guard *g, int index, uint64_t n)
+{
+    uint64_t k = reclaim_key(index, n);
+    mval *v = mval_new(c, k, n + 1);
+    if (v == NULL)
+        return;
+    int rc = cask_map_insert_u64(c->map, g, k, v);
+    if (rc != 0) {
+        cask_stress_fail(c->run, "insert of a fresh key returned %d (%s)", rc, cask_strerror(rc));
+        mval_refused(c, v);
+        return;
+    }
+    reclaim_lookup(c, g, k, 1, v);
+    if (n >= STALL_WINDOW) {
+        uint64_t old = reclaim_key(index, n - STALL_WINDOW);
+        if ((rc = cask_map_remove_u64(c->map, g, old)) != 0)
+            cask_stress_fail(c->run, "remove of a key of ours returned %d (%s)", rc,
+                             cask_strerror(rc));
+        reclaim_lookup(c, g, old, 0, NULL);
+    }
+    atomic_store_explicit(&c->front[index], n + 1, memory_order_relaxed);
+    reclaim_others(c, g, index);
+}
+
+static void stall_worker(cask_stress_run *run, int index, void *arg)
+{
+    mctx *c = arg;
+    cask_map_guard *g;
+    if (!worker_begin(c, index, &g))
+        return;
+    uint64_t n = 0;
+    if (index == 0) {
+        /* Churn alone until parked (a resize comes every few dozen steps, so a resize point is
+         * reached too); then finish the operation it was parked in, and stop. */
+        if (c->threads > 1) {
+            const char *prefix = stall_prefixes[cask_stress_rand() % STALL_PREFIXES];
+            int range = strcmp(prefix, "map.") == 0 ? 40 : 8;
+            cask_stress_stall_arm(prefix, 1 + (int)(cask_stress_rand() % (uint64_t)range),
+                                  &c->done_others, c->threads - 1);
+        }
+        while (c->threads > 1 ? cask_stress_stall_pending() : n < STALL_STEPS)
+            stall_step(c, g, index, n++);
+        cask_stress_stall_disarm();
+    } else {
+        while (!cask_stress_stall_paused()) {
+            CASK_NOISE_POINT("map_stress.stall.wait");
+            sched_yield();
+        }
+        /* The property: STALL_STEPS steps while thread 0 is parked inside an operation. A map
+         * whose writers wait for thread 0 (to finish a chunk it claimed, to install the table it
+         * planned, ...) makes us wait here for ever: the watchdog reports the hang. */
+        while (n < STALL_STEPS)
+            stall_step(c, g, index, n++);
+        if (!cask_stress_stall_paused())
+            cask_stress_fail(run, "thread 0 left its pause before the others were done");
+        atomic_fetch_add_explicit(&c->done_others, 1, memory_order_relaxed);
+    }
+    c->stall_steps[index] = n;
+    ops_end(c, index, 5 * n); /* per step: insert, remove and three lookups */
+    cask_map_guard_release(g);
+}
+
 static void check_round(mctx *c)
 {
     char why[2048];
@@ -433,6 +525,20 @@ static void check_round(mctx *c)
         if (n != RECLAIM_STABLE)
             cask_stress_fail(c->run, "the map holds %zu keys after the round, not %d", n,
                              RECLAIM_STABLE);
+    } else if (c->mode == 6) {
+        /* The stable keys, and each thread's last STALL_WINDOW keys, and nothing else. */
+        size_t want = RECLAIM_STABLE;
+        for (uint64_t k = 0; k < RECLAIM_STABLE; k++)
+            reclaim_lookup(c, g, k, 1, c->stable[k]);
+        for (int t = 0; t < c->threads; t++) {
+            uint64_t steps = c->stall_steps[t];
+            for (uint64_t s = 0; s < steps; s++)
+                reclaim_lookup(c, g, reclaim_key(t, s), s + STALL_WINDOW >= steps, NULL);
+            want += steps < STALL_WINDOW ? steps : STALL_WINDOW;
+        }
+        size_t n = cask_map_size_exact(c->map, g);
+        if (n != want)
+            cask_stress_fail(c->run, "the map holds %zu keys after the round, not %zu", n, want);
     } else {
         /* The final contents, recorded on thread index 0 after the join: the checker must
          * explain them by the same linearization as the round. */
@@ -516,11 +622,15 @@ static void run_map(cask_stress_run *run, int mode, uint64_t keys, size_t per_th
         atomic_store_explicit(&c->destroyed, 0, memory_order_relaxed);
         memset(c->last, 0, sizeof(c->last));
         memset(c->after_freeze, 0, sizeof(c->after_freeze));
-        if (mode == 5 && !reclaim_setup(c))
+        if ((mode == 5 || mode == 6) && !reclaim_setup(c))
             break;
+        atomic_store_explicit(&c->done_others, 0, memory_order_relaxed);
+        memset(c->stall_steps, 0, sizeof(c->stall_steps));
+        cask_stress_stall_reset();
         if (cask_stress_run_threads(run, threads,
                                     mode == 3   ? freeze_worker
                                     : mode == 5 ? reclaim_worker
+                                    : mode == 6 ? stall_worker
                                                 : lin_worker,
                                     c) != 0)
             cask_stress_fail(run, "could not start the worker threads");
@@ -560,6 +670,11 @@ static void run_reclaim(cask_stress_run *run)
     run_map(run, 5, 0, 2000);
 }
 
+static void run_stall(cask_stress_run *run)
+{
+    run_map(run, 6, 0, 5 * STALL_STEPS);
+}
+
 const cask_stress_scenario cask_stress_map_scenarios[] = {
     {"map.conflict", "4 keys, every write kind, per-key linearizability and final contents",
      run_conflict},
@@ -573,6 +688,8 @@ const cask_stress_scenario cask_stress_map_scenarios[] = {
                     "stable keys always found", run_reclaim},
     {"map.freeze", "freeze races with writers: later writes fail, contents fixed at freeze",
      run_freeze},
+    {"map.stall", "thread 0 paused inside an operation or a resize; the others must still "
+                  "finish", run_stall},
 };
 const size_t cask_stress_map_scenario_count =
     sizeof(cask_stress_map_scenarios) / sizeof(cask_stress_map_scenarios[0]);

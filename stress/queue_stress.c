@@ -27,8 +27,7 @@
  *                 them to finish then closes the queue and pops until CASK_ECLOSED, still with
  *                 thread 0 parked: pops after close must not wait for a paused push either.
  *                 Then thread 0 is released; items are conserved and none is left behind. The
- *                 pause comes from a wrapper of cask_noise_point (the stress binary links with
- *                 -Wl,--wrap=cask_noise_point); it passes every other call through unchanged.
+ *                 pause: stress/stall.h.
  * queue.bounded_pairs, queue.bounded_split, queue.bounded_close
  *                 the pairs, split and close workers on a bounded queue (capacity one per thread
  *                 for pairs, 2 for the others); producers poll try_push on a full queue and, in
@@ -57,6 +56,7 @@
 #include "stress/check/lincheck.h"
 #include "stress/harness.h"
 #include "stress/scenarios.h"
+#include "stress/stall.h"
 
 /* The harness's noise mode (stress/internal.h; defined in stress/noise.c). */
 cask_noise_mode cask_stress__noise_mode(void);
@@ -601,56 +601,31 @@ static void run_blocking(cask_stress_run *run)
 
 /* ---- queue.stall ---- */
 
-/* The pause, for thread 0 of a queue.stall round: armed by the worker itself. Relaxed atomics:
- * control only; the queue's own atomics order the data. */
-static _Thread_local int stall_countdown; /* >0: pause at the countdown-th queue.* point */
-static _Thread_local qctx *stall_ctx;
-static _Atomic int stall_paused;
-
-void __real_cask_noise_point(const char *where);
-
-void __wrap_cask_noise_point(const char *where)
-{
-    if (stall_countdown > 0 && strncmp(where, "queue.", 6) == 0 && --stall_countdown == 0) {
-        qctx *c = stall_ctx;
-        atomic_store_explicit(&stall_paused, 1, memory_order_relaxed);
-        /* Parked for as long as it takes every other thread to finish its operations: no time
-         * limit, so the others' progress cannot come from this thread moving on. The parked
-         * thread keeps passing through the real noise point, so that a PCT scheduler hands the
-         * CPU to the others instead of waiting for a steal. */
-        while (atomic_load_explicit(&c->done_others, memory_order_relaxed) < c->threads - 1) {
-            __real_cask_noise_point(where);
-            sched_yield();
-        }
-        atomic_store_explicit(&stall_paused, 0, memory_order_relaxed);
-    }
-    __real_cask_noise_point(where);
-}
-
 static void stall_before(qctx *c)
 {
     atomic_store_explicit(&c->done_others, 0, memory_order_relaxed);
     atomic_store_explicit(&c->pairs_done, 0, memory_order_relaxed);
     c->closed_round = true; /* closed, then drained to CASK_ECLOSED: nothing may be left */
-    atomic_store_explicit(&stall_paused, 0, memory_order_relaxed);
+    cask_stress_stall_reset();
 }
 
 static void stall_worker(cask_stress_run *run, int i, void *arg)
 {
     qctx *c = arg;
     if (i == 0) {
-        stall_ctx = c;
-        stall_countdown = 1 + (int)(cask_stress_rand() % 24);
-        for (uint64_t s = 0; stall_countdown > 0 && c->threads > 1; s++) {
+        /* Parked at a random queue.* point until every other thread is done. */
+        cask_stress_stall_arm("queue.", 1 + (int)(cask_stress_rand() % 24), &c->done_others,
+                              c->threads - 1);
+        for (uint64_t s = 0; cask_stress_stall_pending() && c->threads > 1; s++) {
             rec_push(c, i, tagged(i, s));
             rec_pop(c, i, 0);
         }
-        stall_countdown = 0;
+        cask_stress_stall_disarm();
         return;
     }
     /* Thread 0 reaches a queue.* point within its first few operations (every push and pop
      * passes several) and then stays parked until we are all done. */
-    while (!atomic_load_explicit(&stall_paused, memory_order_relaxed)) {
+    while (!cask_stress_stall_paused()) {
         CASK_NOISE_POINT("queue_stress.stall.wait");
         sched_yield();
     }
@@ -664,7 +639,7 @@ static void stall_worker(cask_stress_run *run, int i, void *arg)
         if (rc != 0 && rc != CASK_EEMPTY)
             cask_stress_fail(run, "try_pop failed");
     }
-    if (!atomic_load_explicit(&stall_paused, memory_order_relaxed))
+    if (!cask_stress_stall_paused())
         cask_stress_fail(run, "thread 0 left its pause before the others were done");
     /* The same for close: the last of us to finish its pairs closes the queue and pops until
      * CASK_ECLOSED while thread 0 is still parked (it is released only when this thread counts
@@ -684,7 +659,7 @@ static void stall_worker(cask_stress_run *run, int i, void *arg)
                 sched_yield();
             }
         }
-        if (!atomic_load_explicit(&stall_paused, memory_order_relaxed))
+        if (!cask_stress_stall_paused())
             cask_stress_fail(run, "thread 0 left its pause before the close was drained");
     }
     atomic_fetch_add_explicit(&c->done_others, 1, memory_order_relaxed);

@@ -62,6 +62,8 @@ $m map-get-no-value-revalidate lib/map.c '/^static int get_key/,/^}/s/          
     tsan map.conflict,map.cas yes "get publishes the value's box but does not re-check the slot, so it can return a value that was removed and destroyed in between"
 $m map-copy-drops-key lib/map_table.c '/^static void copy_slot/,/^}/s/    if (!is_box(v))/    if (!is_box(v) || (i \& 15) == 5)/' \
     linearizability map.churn,map.resize no "a resize skips one slot in 16 when it copies the old table, so keys vanish from the map"
+$m map-help-waits-for-claimer lib/map_table.c '/^static void for_all_slots/,/^}/s/^    if (atomic_load_explicit(done, memory_order_acquire) >= t->size) \(.*\)$/    while (atomic_load_explicit(done, memory_order_acquire) < t->size) CASK__NOISE("map.help.wait_for_claimer");\n    if (1) \1/' \
+    hang map.stall no "a resize helper whose chunk claims ran out waits for the claimers to report their chunks done instead of sweeping the table itself: a helper paused inside a claimed chunk stops every writer (the map is no longer lock-free)"
 $m map-relaxed-publish lib/map.c '/atomic_compare_exchange_strong_explicit(&s->val, &v, nv,$/{n;s/memory_order_acq_rel,/memory_order_relaxed,/;}' \
     tsan map.conflict,map.cas no "writes install the new value's box with a relaxed compare-and-swap, so a reader may see the box before its contents (and the user's value before its fields)"
 $m map-remove-frees-now lib/map.c 's/                    cask_hp_retire(m->domain, &((box \*)v)->node, (void \*)v, box_reclaim);/                    box_reclaim((void *)v);/' \
