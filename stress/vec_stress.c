@@ -24,13 +24,25 @@
  *                  prefault of new pages (the stress build prefaults one page at a time). After the round: frozen, every
  *                  push that succeeded is in the vector once, in its producer's order, and well
  *                  formed.
+ * vec.stall        Lock-freedom of push: thread 0 pushes until it parks (stress/stall.h), with no
+ *                  time limit, at a random "vec.*" noise point: any, or one of the two where a
+ *                  paused push matters most: after its reservation and before its element is
+ *                  stored (vec.push.reserved), or in the middle of committing new pages
+ *                  (vec.commit). Each other thread then pushes STALL_PUSHES items across several
+ *                  page commits, reserves room now and then, and reads back and replaces its own
+ *                  elements. A push that waits for the parked one never lets the round end: the
+ *                  watchdog reports the hang. After the release: frozen, every push is in the
+ *                  vector once, in its producer's order (thread 0's too).
  */
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cask/cask.h"
 #include "stress/harness.h"
 #include "stress/scenarios.h"
+#include "stress/stall.h"
 
 #define ITEM_KEY UINT64_C(0x9E3779B97F4A7C15)
 #define PER_THREAD 400
@@ -69,6 +81,34 @@ static void count_frozen_items(cask_stress_run *run, const item *const *a, size_
         }
         seen[a[i]->producer]++;
     }
+}
+
+/* The end of a round of a mutable vector: freezes it and checks that producers
+ * first..threads-1 each have exactly pushed[p] items in it, in order, and nothing else is; then
+ * frees the items and drops the vector. */
+static void freeze_and_count(cask_stress_run *run, cask_vec *v, int threads, int first,
+                             const uint64_t pushed[64])
+{
+    if (cask_vec_freeze(v) != 0)
+        cask_stress_fail(run, "invariant: cask_vec_freeze failed");
+    const item *const *a = cask_vec_frozen_data(v);
+    size_t len = cask_vec_length(v);
+    uint64_t seen[64] = {0}, total = 0;
+    count_frozen_items(run, a, len, threads, seen);
+    for (int p = first; p < threads; p++) {
+        total += pushed[p];
+        if (seen[p] != pushed[p])
+            cask_stress_fail(run, "invariant: producer %d pushed %llu, the frozen vector holds "
+                                  "%llu of its items", p, (unsigned long long)pushed[p],
+                             (unsigned long long)seen[p]);
+    }
+    if (total != len)
+        cask_stress_fail(run, "invariant: %llu successful pushes, frozen length %zu",
+                         (unsigned long long)total, len);
+    for (size_t i = 0; a != NULL && i < len; i++)
+        free((void *)a[i]);
+    cask_vec_unref(v);
+    cask_stress_add_checked(run, 1);
 }
 
 typedef struct {
@@ -360,29 +400,99 @@ static void run_growth(cask_stress_run *run)
         }
         if (cask_stress_run_threads(run, threads, growth_worker, &r) != 0)
             cask_stress_fail(run, "could not start the worker threads");
-        if (cask_vec_freeze(r.v) != 0)
-            cask_stress_fail(run, "invariant: cask_vec_freeze failed");
-        const item *const *a = cask_vec_frozen_data(r.v);
-        size_t len = cask_vec_length(r.v);
-        uint64_t seen[64] = {0}, total = 0;
-        count_frozen_items(run, a, len, threads, seen);
         for (int p = r.readers; p < threads; p++) {
-            total += r.pushed[p];
-            if (seen[p] != r.pushed[p])
-                cask_stress_fail(run, "invariant: producer %d pushed %llu, the frozen vector "
-                                      "holds %llu of its items", p,
-                                 (unsigned long long)r.pushed[p], (unsigned long long)seen[p]);
             for (size_t k = 0; k < r.replaced_n[p]; k++)
                 free(r.replaced[p][k]);
             free(r.replaced[p]);
         }
-        if (total != len)
-            cask_stress_fail(run, "invariant: %llu successful pushes, frozen length %zu",
-                             (unsigned long long)total, len);
-        for (size_t i = 0; a != NULL && i < len; i++)
-            free((void *)a[i]);
-        cask_vec_unref(r.v);
-        cask_stress_add_checked(run, 1);
+        freeze_and_count(run, r.v, threads, r.readers, r.pushed);
+    }
+}
+
+/* ---- vec.stall ---- */
+
+#define STALL_PUSHES 700 /* per other thread: past two page commits of an 8-byte vector */
+
+/* Where thread 0 may park: any vec.* point, after a reservation, in a commit. */
+static const char *const stall_prefixes[] = {"vec.", "vec.push.reserved", "vec.commit"};
+
+typedef struct {
+    cask_vec *v;
+    int threads;
+    _Atomic int done_others; /* releases thread 0 (relaxed: control only) */
+    uint64_t pushed[64];     /* per producer: successful pushes */
+} stall_round;
+
+/* Pushes producer index's item number seq; false (reported) if it failed. */
+static bool stall_push(cask_stress_run *run, stall_round *r, int index, uint64_t seq,
+                       size_t *at)
+{
+    item *it = make_item((uint64_t)index, seq);
+    int rc = it == NULL ? CASK_ENOMEM : cask_vec_push(r->v, &it, at);
+    if (rc != 0) {
+        free(it);
+        cask_stress_fail(run, "invariant: push to a mutable vector returned %d (%s)", rc,
+                         cask_strerror(rc));
+    }
+    return rc == 0;
+}
+
+static void stall_worker(cask_stress_run *run, int index, void *arg)
+{
+    stall_round *r = arg;
+    uint64_t ok = 0;
+    if (index == 0) {
+        const char *prefix = stall_prefixes[cask_stress_rand() % 3];
+        int range = strcmp(prefix, "vec.") == 0 ? 24 : 3;
+        cask_stress_stall_arm(prefix, 1 + (int)(cask_stress_rand() % (uint64_t)range),
+                              &r->done_others, r->threads - 1);
+        /* The push it parks in counts when it returns, after the release. */
+        while (cask_stress_stall_pending() && stall_push(run, r, index, ok, NULL))
+            ok++;
+        cask_stress_stall_disarm();
+        r->pushed[index] = ok;
+        cask_stress_add_ops(run, ok);
+        return;
+    }
+    while (!cask_stress_stall_paused()) {
+        CASK_NOISE_POINT("vec_stress.stall.wait");
+        sched_yield();
+    }
+    /* The property: STALL_PUSHES pushes (and the calls around them) while thread 0 is parked
+     * inside a push. Only our own elements are read: a get of the index thread 0 reserved
+     * waits for it, as vec.h says. */
+    size_t at = 0;
+    for (; ok < STALL_PUSHES && stall_push(run, r, index, ok, &at); ok++) {
+        item *it = NULL;
+        if (cask_vec_get(r->v, at, &it) != 0 || !item_ok(it, r->threads) ||
+            it->producer != (uint64_t)index || it->seq != ok)
+            cask_stress_fail(run, "invariant: element %zu is not the item just pushed there", at);
+        if (cask_stress_rand() % 64 == 0 && cask_vec_reserve(r->v, at + 600) != 0)
+            cask_stress_fail(run, "invariant: reserve of a mutable vector failed");
+    }
+    if (!cask_stress_stall_paused())
+        cask_stress_fail(run, "thread 0 left its pause before the others were done");
+    r->pushed[index] = ok;
+    cask_stress_add_ops(run, 2 * ok);
+    atomic_fetch_add_explicit(&r->done_others, 1, memory_order_relaxed);
+}
+
+static void run_stall(cask_stress_run *run)
+{
+    int threads = cask_stress_threads(run) < 2 ? 2 : cask_stress_threads(run);
+    if (threads > 64)
+        threads = 64;
+    while (!cask_stress_should_stop(run)) {
+        stall_round r = {.threads = threads};
+        atomic_init(&r.done_others, 0);
+        cask_stress_stall_reset();
+        if (cask_vec_create(sizeof(item *), 0, "stalled items", &r.v) != 0) {
+            cask_stress_fail(run, "setup: out of memory");
+            return;
+        }
+        if (cask_stress_run_threads(run, threads, stall_worker, &r) != 0)
+            cask_stress_fail(run, "could not start the worker threads");
+        freeze_and_count(run, r.v, threads, 0, r.pushed);
     }
 }
 
@@ -393,6 +503,8 @@ const cask_stress_scenario cask_stress_vec_scenarios[] = {
      run_thaw_refs},
     {"vec.growth", "readers while producers push and set across page commits: nothing torn or lost",
      run_growth},
+    {"vec.stall", "thread 0 paused inside a push or a page commit; the others must still push",
+     run_stall},
 };
 const size_t cask_stress_vec_scenario_count =
     sizeof(cask_stress_vec_scenarios) / sizeof(cask_stress_vec_scenarios[0]);
