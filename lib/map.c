@@ -297,11 +297,10 @@ static int get_frozen(cask_map *m, const mkey *k, void **value)
     return 0;
 }
 
-/* get with g->tab and g->val; on success g->val protects the box (unless frozen). */
+/* get on a map not seen frozen, with g->tab and g->val; on success g->val protects the box.
+ * Leaves g->tab set: get_value clears it. */
 static int get_key(cask_map *m, cask_map_guard *g, const mkey *k, void **value)
 {
-    if (atomic_load_explicit(&m->frozen, memory_order_acquire)) /* pairs with the release store of frozen in cask__map_help() */
-        return get_frozen(m, k, value);
     for (;;) {
         table *t = cask_hp_protect(g->tab, &m->root);
         uintptr_t ev;
@@ -342,6 +341,18 @@ static int get_key(cask_map *m, cask_map_guard *g, const mkey *k, void **value)
     }
 }
 
+/* The lookup of cask_map_get and cask_map_get_u64; on success g->val protects the box (unless
+ * frozen). The table's announcement ends with the call: a guard left holding it (a thread idle
+ * after a get) would keep that table, and through the pins every later one, in memory. */
+static int get_value(cask_map *m, cask_map_guard *g, const mkey *k, void **value)
+{
+    if (atomic_load_explicit(&m->frozen, memory_order_acquire)) /* pairs with the release store of frozen in cask__map_help() */
+        return get_frozen(m, k, value);
+    int rc = get_key(m, g, k, value);
+    cask_hp_reset(g->tab); /* release: pairs with the scan's acquire load of the slot (the probe's reads of t come before t's reclaim) */
+    return rc;
+}
+
 static int make_u64(uint64_t key, mkey *k)
 {
     if (key == UINT64_MAX)
@@ -356,10 +367,11 @@ static int make_u64(uint64_t key, mkey *k)
 static void make_bytes(const void *key, size_t len, mkey *k)
 {
     /* Key nodes store a 32-bit length; callers check len <= UINT32_MAX first. */
+    static const unsigned char empty[1];
     k->word = 0;
-    k->bytes = key;
+    k->bytes = key != NULL ? key : empty; /* NULL with len 0: memcpy/memcmp want a valid pointer */
     k->len = len;
-    k->hash = hash_bytes(key, len);
+    k->hash = hash_bytes(k->bytes, len);
 }
 
 int cask_map_get(cask_map *m, cask_map_guard *g, const void *key, size_t len, void **value)
@@ -369,7 +381,7 @@ int cask_map_get(cask_map *m, cask_map_guard *g, const void *key, size_t len, vo
     check_call(m, g, CASK_MAP_KEY_BYTES);
     mkey k;
     make_bytes(key, len, &k);
-    return get_key(m, g, &k, value);
+    return get_value(m, g, &k, value);
 }
 
 int cask_map_get_u64(cask_map *m, cask_map_guard *g, uint64_t key, void **value)
@@ -380,7 +392,7 @@ int cask_map_get_u64(cask_map *m, cask_map_guard *g, uint64_t key, void **value)
     mkey k;
     if (make_u64(key, &k) != 0)
         return CASK_EINVAL;
-    return get_key(m, g, &k, value);
+    return get_value(m, g, &k, value);
 }
 
 

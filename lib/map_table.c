@@ -217,16 +217,23 @@ int cask__map_help(cask_map *m, cask_map_guard *g, table *t)
         while (size < 2 * live + 2)
             size *= 2;
         table *n = cask__map_table_new(m, size, 2);
-        if (n == NULL)
-            return CASK_ENOMEM;
-        CASK__NOISE("map.resize.before_install");
-        if (atomic_compare_exchange_strong_explicit(&t->next, &plan, (uintptr_t)n,
-                                                    memory_order_acq_rel, /* pairs with the acquire loads of next above: publishes n's initialisation */
-                                                    memory_order_acquire)) /* pairs with the winning helper's install CAS */
-            plan = (uintptr_t)n;
-        else
-            cask__free(n); /* never visible */
-        CASK__NOISE("map.resize.after_install");
+        if (n == NULL) {
+            /* Out of memory: only if no other helper has installed its table meanwhile (then we
+             * copy into that one, as if our CAS had lost). */
+            CASK__NOISE("map.resize.no_memory");
+            plan = atomic_load_explicit(&t->next, memory_order_acquire); /* pairs with the install CAS below, in another helper (n's initialisation) */
+            if (plan == PLAN_RESIZE)
+                return CASK_ENOMEM;
+        } else {
+            CASK__NOISE("map.resize.before_install");
+            if (atomic_compare_exchange_strong_explicit(&t->next, &plan, (uintptr_t)n,
+                                                        memory_order_acq_rel, /* pairs with the acquire loads of next above: publishes n's initialisation */
+                                                        memory_order_acquire)) /* pairs with the winning helper's install CAS */
+                plan = (uintptr_t)n;
+            else
+                cask__free(n); /* never visible */
+            CASK__NOISE("map.resize.after_install");
+        }
     }
     table *n = (table *)plan;
     cask_hp_set(g->nxt, n);

@@ -60,6 +60,12 @@ static void test_bytes(void)
     EXPECT_EQ(cask_map_get(m, g, k1, 2, &v), CASK_ENOENT); /* a prefix is another key */
     EXPECT_EQ(cask_map_get(m, g, "", 0, &v), 0);
     EXPECT(v == c);
+    /* NULL with length 0 is the empty key too (and no undefined memcpy/memcmp from NULL: the
+     * asan build's UBSan checks that). */
+    v = NULL;
+    EXPECT_EQ(cask_map_get(m, g, NULL, 0, &v), 0);
+    EXPECT(v == c);
+    EXPECT_EQ(cask_map_insert(m, g, NULL, 0, b), CASK_EEXIST);
     EXPECT_EQ(cask_map_get(m, g, longkey, sizeof(longkey), &v), 0);
     EXPECT(v == d);
     EXPECT_EQ(cask_map_size_approx(m), 4);

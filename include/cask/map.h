@@ -42,7 +42,11 @@
  *     stays valid until cask_map_destroy;
  *   - a value handed to a successful insert/put/replace belongs to the map: do not free it, and
  *     do not store the same pointer twice while the map holds it (it would be destroyed twice);
- *     on failure the caller keeps it.
+ *     on failure the caller keeps it;
+ *   - between calls a guard protects only that one value. A thread stalled in the middle of a
+ *     call (preempted, or blocked in a signal handler) protects the table it is in, and since
+ *     each table keeps its successor alive, every table the map goes through until it resumes:
+ *     memory is bounded by the number of stalled threads in objects, not in bytes.
  * Values may be any pointer, NULL included (the map stores them in a small box of its own).
  *
  * Keys: byte strings of 0 to UINT32_MAX bytes (longer: CASK_EINVAL); integer keys: any
@@ -143,8 +147,9 @@ int cask_map_get_u64(cask_map *map, cask_map_guard *guard, uint64_t key, void **
  * Returns 0; CASK_EEXIST (insert: the key is present); CASK_ENOENT (replace: the key is absent
  * or maps to another value than expected); CASK_EFROZEN (the map is frozen, or froze while the
  * call ran and the write had not taken effect); CASK_ENOMEM (a key copy, the value's box or a
- * resize's table could not be allocated: nothing changed); CASK_EINVAL (NULL map or guard,
- * a NULL key with len > 0, a key too long, u64 key UINT64_MAX).
+ * resize's table could not be allocated: nothing changed; while a planned resize cannot get its
+ * table, every write fails so, removes included, and lookups still work); CASK_EINVAL (NULL
+ * map or guard, a NULL key with len > 0, a key too long, u64 key UINT64_MAX).
  * Context: the guard's thread; concurrently with everything but destroy. Progress: lock-free;
  * a call that meets a resize helps it to the end first (O(capacity) work, shared among helpers).
  * Ordering: on success release (pairs with get's acquire: the value's contents are published)
