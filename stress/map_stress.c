@@ -31,9 +31,9 @@
  *               thread's last successful write per key.
  * map.stall     lock-freedom, resize included: thread 0 churns keys of its own (insert a fresh
  *               key, remove the one STALL_WINDOW older) on a small table until it parks
- *               (stress/stall.h) at a random noise point: in half the rounds any "map.*" point,
- *               in the others a point of the resize (a freeze or copy chunk claimed and not
- *               reported done, a plan not yet installed, a promotion not yet made). It stays
+ *               (stress/stall.h) at a random noise point: in one round of six any "map.*"
+ *               point, in the others a point of the resize (a freeze or copy chunk claimed and
+ *               not reported done, a plan not yet installed, a promotion not yet made). It stays
  *               parked until every other thread has made STALL_STEPS churn steps, which take the
  *               table through several resizes; nothing is timed, so a resize that waits for the
  *               parked thread never ends the round and the watchdog reports the hang. Each step
@@ -476,6 +476,12 @@ static void stall_worker(cask_stress_run *run, int index, void *arg)
         cask_stress_stall_disarm();
     } else {
         while (!cask_stress_stall_paused()) {
+            if (cask_stress_should_stop(run)) { /* done at once: thread 0 must not park for ever */
+                atomic_fetch_add_explicit(&c->done_others, 1, memory_order_relaxed);
+                ops_end(c, index, 0);
+                cask_map_guard_release(g);
+                return;
+            }
             CASK_NOISE_POINT("map_stress.stall.wait");
             sched_yield();
         }

@@ -613,19 +613,30 @@ static void stall_worker(cask_stress_run *run, int i, void *arg)
 {
     qctx *c = arg;
     if (i == 0) {
-        /* Parked at a random queue.* point until every other thread is done. */
-        cask_stress_stall_arm("queue.", 1 + (int)(cask_stress_rand() % 24), &c->done_others,
-                              c->threads - 1);
-        for (uint64_t s = 0; cask_stress_stall_pending() && c->threads > 1; s++) {
+        /* Parked at a random queue.* point until every other thread is done. Alone, it makes
+         * plain pairs: there is no one whose progress to check. */
+        if (c->threads > 1)
+            cask_stress_stall_arm("queue.", 1 + (int)(cask_stress_rand() % 24), &c->done_others,
+                                  c->threads - 1);
+        uint64_t s;
+        for (s = 0; c->threads > 1 ? cask_stress_stall_pending() : s < QUEUE_STRESS_STALL_OPS;
+             s++) {
             rec_push(c, i, tagged(i, s));
             rec_pop(c, i, 0);
         }
         cask_stress_stall_disarm();
+        c->round_ops[i] += 2 * s;
         return;
     }
     /* Thread 0 reaches a queue.* point within its first few operations (every push and pop
-     * passes several) and then stays parked until we are all done. */
+     * passes several) and then stays parked until we are all done. If the run stops first (a
+     * failure, the time budget), we count ourselves done at once, so that it is not parked for
+     * ever when it gets there. */
     while (!cask_stress_stall_paused()) {
+        if (cask_stress_should_stop(run)) {
+            atomic_fetch_add_explicit(&c->done_others, 1, memory_order_relaxed);
+            return;
+        }
         CASK_NOISE_POINT("queue_stress.stall.wait");
         sched_yield();
     }

@@ -1,6 +1,6 @@
 /*
  * stress/stall.h: park one thread inside an operation of the structure under test, for the
- * lock-freedom scenarios (queue.stall, queue.bounded_stall, map.stall).
+ * lock-freedom scenarios (queue.stall, queue.bounded_stall, map.stall, vec.stall).
  *
  * Lock-freedom says: however the threads are scheduled, some operation completes. The harshest
  * schedule for one thread is "never again": a thread preempted inside an operation (after a

@@ -29,8 +29,9 @@
  *                  paused push matters most: after its reservation and before its element is
  *                  stored (vec.push.reserved), or in the middle of committing new pages
  *                  (vec.commit). Each other thread then pushes STALL_PUSHES items across several
- *                  page commits, reserves room now and then, and reads back and replaces its own
- *                  elements. A push that waits for the parked one never lets the round end: the
+ *                  page commits (made by the pushes themselves; in half the rounds a reserve now
+ *                  and then commits ahead instead) and reads back each element it pushed. A
+ *                  push that waits for the parked one never lets the round end: the
  *                  watchdog reports the hang. After the release: frozen, every push is in the
  *                  vector once, in its producer's order (thread 0's too).
  */
@@ -411,7 +412,10 @@ static void run_growth(cask_stress_run *run)
 
 /* ---- vec.stall ---- */
 
-#define STALL_PUSHES 700 /* per other thread: past two page commits of an 8-byte vector */
+/* Per other thread: enough that the others commit pages themselves wherever thread 0 parks
+ * (within its first few pushes, or inside its commit at index 0, 512 or 1024; a page holds 512
+ * elements and commits double). */
+#define STALL_PUSHES 700
 
 /* Where thread 0 may park: any vec.* point, after a reservation, in a commit. */
 static const char *const stall_prefixes[] = {"vec.", "vec.push.reserved", "vec.commit"};
@@ -420,6 +424,8 @@ typedef struct {
     cask_vec *v;
     int threads;
     _Atomic int done_others; /* releases thread 0 (relaxed: control only) */
+    bool reserving;          /* the others reserve room ahead now and then (half the rounds:
+                              * a reserve commits pages ahead, so pushes would never commit) */
     uint64_t pushed[64];     /* per producer: successful pushes */
 } stall_round;
 
@@ -455,6 +461,10 @@ static void stall_worker(cask_stress_run *run, int index, void *arg)
         return;
     }
     while (!cask_stress_stall_paused()) {
+        if (cask_stress_should_stop(run)) { /* done at once: thread 0 must not park for ever */
+            atomic_fetch_add_explicit(&r->done_others, 1, memory_order_relaxed);
+            return;
+        }
         CASK_NOISE_POINT("vec_stress.stall.wait");
         sched_yield();
     }
@@ -467,7 +477,7 @@ static void stall_worker(cask_stress_run *run, int index, void *arg)
         if (cask_vec_get(r->v, at, &it) != 0 || !item_ok(it, r->threads) ||
             it->producer != (uint64_t)index || it->seq != ok)
             cask_stress_fail(run, "invariant: element %zu is not the item just pushed there", at);
-        if (cask_stress_rand() % 64 == 0 && cask_vec_reserve(r->v, at + 600) != 0)
+        if (r->reserving && cask_stress_rand() % 64 == 0 && cask_vec_reserve(r->v, at + 600) != 0)
             cask_stress_fail(run, "invariant: reserve of a mutable vector failed");
     }
     if (!cask_stress_stall_paused())
@@ -483,7 +493,7 @@ static void run_stall(cask_stress_run *run)
     if (threads > 64)
         threads = 64;
     while (!cask_stress_should_stop(run)) {
-        stall_round r = {.threads = threads};
+        stall_round r = {.threads = threads, .reserving = cask_stress_rand() % 2 == 0};
         atomic_init(&r.done_others, 0);
         cask_stress_stall_reset();
         if (cask_vec_create(sizeof(item *), 0, "stalled items", &r.v) != 0) {

@@ -76,6 +76,8 @@ $m vec-push-announces-late lib/vec.c '/^int cask_vec_push/,/^}/{/^    atomic_sto
     tsan vec.freeze_race no "push announces itself only after its reservation CAS, so a freeze that came just after the CAS does not wait for the element store"
 $m vec-push-waits-for-previous lib/vec.c '/^int cask_vec_push/,/^}/s/^        CASK__NOISE("vec.push.reserve");$/        if (i > 0)\n            cask__vec_wait_ready(v, i - 1);\n&/' \
     hang vec.stall no "push waits until the element before its index is stored before it reserves (pushes complete in index order): a push paused between its reservation and its store stops every later push (push is no longer lock-free)"
+$m vec-commit-waits-for-earlier lib/vec.c '/^static int cask__vec_commit/,/^}/s/^    while (i >= have) {$/    for (size_t j = 0; announced != NULL \&\& j < i; j++)\n        cask__vec_wait_ready(v, j);\n&/' \
+    hang vec.stall no "a push that has to commit new pages first waits until every element below its index is stored: a push paused between its reservation and its store stops every push that reaches a page boundary (push is no longer lock-free)"
 $m vec-thaw-shared-in-place lib/vec.c 's/if (atomic_load_explicit(&v->refs, memory_order_acquire) == 1) {/if (atomic_load_explicit(\&v->refs, memory_order_acquire) >= 1) {/' \
     tsan vec.thaw_refs no "thaw works in place even when other threads still hold references to the frozen vector"
 $m vec-push-ignores-freeze lib/vec.c '/^int cask_vec_push/,/^}/{s/^        if (s & CASK__VEC_CLOSING) {$/        if (0 \&\& (s \& CASK__VEC_CLOSING)) {/;s/^    if (s & CASK__VEC_CLOSING)$/    if (0 \&\& (s \& CASK__VEC_CLOSING))/;}' \
