@@ -279,11 +279,16 @@ int cask_stress_run_threads(cask_stress_run *run, int threads,
 
 static void report_hang(cask_stress_run *run, const char *why)
 {
-    char replay[400], line[800];
+    char replay[400], parked[300] = "", line[1200];
     replay_command(run, replay, sizeof(replay));
+    const char *where = cask_stress__stall_where();
+    if (where != NULL)
+        snprintf(parked, sizeof(parked),
+                 "\n  a thread is parked on purpose at noise point \"%s\" (stress/stall.h), "
+                 "and the others could not finish without it: not lock-free there", where);
     int len = snprintf(line, sizeof(line),
-                       "HANG in %s (threads=%d): %s\n  replay: %s\nstress: FAILED (hang)\n",
-                       run->scenario->name, run->threads, why, replay);
+                       "HANG in %s (threads=%d): %s%s\n  replay: %s\nstress: FAILED (hang)\n",
+                       run->scenario->name, run->threads, why, parked, replay);
     if (len > 0) {
         ssize_t ignored = write(STDERR_FILENO, line, (size_t)len);
         (void)ignored;

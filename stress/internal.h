@@ -17,6 +17,16 @@ void cask_stress__noise_configure(cask_noise_mode mode, unsigned spin_pct, unsig
                                   unsigned sleep_permille);
 cask_noise_mode cask_stress__noise_mode(void);
 
+/* The noise of one point, without the stall check (noise.c): what cask_noise_point does after
+ * cask_stress__stall_point has returned, and what a parked thread does while it waits. */
+void cask_stress__noise(const char *where);
+
+/* The stall (stall.c, stress/stall.h): parks the calling thread here if it is armed and this is
+ * its point; returns at once otherwise. Called first by cask_noise_point. */
+void cask_stress__stall_point(const char *where);
+/* The noise point a thread is parked at now, or NULL: for the watchdog's hang report. */
+const char *cask_stress__stall_where(void);
+
 /* Seeds the calling thread's noise PRNG and cask_stress_rand from seed. */
 void cask_stress__seed_thread(uint64_t seed);
 

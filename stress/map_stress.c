@@ -45,7 +45,6 @@
  * the destructor's, or by ThreadSanitizer. At the end of each round the map is destroyed and
  * every value created and accepted must have been destroyed exactly once.
  */
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -475,15 +474,10 @@ static void stall_worker(cask_stress_run *run, int index, void *arg)
             stall_step(c, g, index, n++);
         cask_stress_stall_disarm();
     } else {
-        while (!cask_stress_stall_paused()) {
-            if (cask_stress_should_stop(run)) { /* done at once: thread 0 must not park for ever */
-                atomic_fetch_add_explicit(&c->done_others, 1, memory_order_relaxed);
-                ops_end(c, index, 0);
-                cask_map_guard_release(g);
-                return;
-            }
-            CASK_NOISE_POINT("map_stress.stall.wait");
-            sched_yield();
+        if (!cask_stress_stall_wait(run, &c->done_others)) {
+            ops_end(c, index, 0);
+            cask_map_guard_release(g);
+            return;
         }
         /* The property: STALL_STEPS steps while thread 0 is parked inside an operation. A map
          * whose writers wait for thread 0 (to finish a chunk it claimed, to install the table it

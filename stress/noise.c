@@ -7,6 +7,7 @@
  *   random  a per-thread seeded PRNG picks nothing, a short spin, sched_yield() or a short sleep,
  *           with tunable percentages (--noise=random:SPIN,YIELD,SLEEP);
  *   pct     see pct.c.
+ * Before that, a thread armed by a lock-freedom scenario may park there (stall.c).
  *
  * The noise state of a thread is thread-local; the mode and the percentages are written by the
  * main thread before pthread_create, which orders them before every worker's reads. Nothing here
@@ -75,7 +76,12 @@ uint64_t cask_stress_rand(void)
 
 void cask_noise_point(const char *where)
 {
-    (void)where;
+    cask_stress__stall_point(where);
+    cask_stress__noise(where);
+}
+
+void cask_stress__noise(const char *where)
+{
     switch (noise_mode) {
     case CASK_NOISE_OFF:
         return;

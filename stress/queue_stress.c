@@ -629,17 +629,9 @@ static void stall_worker(cask_stress_run *run, int i, void *arg)
         return;
     }
     /* Thread 0 reaches a queue.* point within its first few operations (every push and pop
-     * passes several) and then stays parked until we are all done. If the run stops first (a
-     * failure, the time budget), we count ourselves done at once, so that it is not parked for
-     * ever when it gets there. */
-    while (!cask_stress_stall_paused()) {
-        if (cask_stress_should_stop(run)) {
-            atomic_fetch_add_explicit(&c->done_others, 1, memory_order_relaxed);
-            return;
-        }
-        CASK_NOISE_POINT("queue_stress.stall.wait");
-        sched_yield();
-    }
+     * passes several) and then stays parked until we are all done. */
+    if (!cask_stress_stall_wait(run, &c->done_others))
+        return;
     /* The property: QUEUE_STRESS_STALL_OPS complete push/pop pairs while thread 0 is parked
      * inside an operation. A queue that is not lock-free makes us wait for thread 0 here, for
      * ever: the round then never ends and the watchdog reports the hang. */

@@ -11,10 +11,16 @@
  * other thread finished its operations"). Nothing is timed: if the others cannot finish without
  * the parked thread, the round never ends and the harness's watchdog reports the hang.
  *
- * The pause comes from a wrapper of cask_noise_point (the stress program links with
- * -Wl,--wrap=cask_noise_point); it passes every other call through unchanged. While parked, the
- * thread keeps passing through the real noise point, so that a PCT scheduler hands the turn to
- * the others instead of waiting for a steal.
+ * The pause happens at the start of cask_noise_point, in the armed thread only; every other
+ * call goes on as before. While parked, the thread keeps taking its noise steps, so that a PCT
+ * scheduler hands the turn to the others instead of waiting for a steal. If the round hangs,
+ * the watchdog's report names the point the thread is parked at.
+ *
+ * Use, in a scenario's worker (see stress/map_stress.c, map.stall, or the example in
+ * stress/examples/ring_queue_stress.c): thread 0 arms itself and runs operations while
+ * cask_stress_stall_pending(); the others call cask_stress_stall_wait, run their operations,
+ * and count themselves done in the counter thread 0 is released by. Put the names of
+ * your structure's noise points under one prefix ("ring.", "map.") to choose where to park.
  *
  * Context: one scenario at a time (the stress program runs scenarios one after another); at most
  * one thread parked at a time. Control state only: relaxed atomics, the structure's own atomics
@@ -25,6 +31,8 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+
+#include "stress/harness.h"
 
 /* Before a round: nobody is parked. Call from the thread that starts the workers. */
 void cask_stress_stall_reset(void);
@@ -43,5 +51,11 @@ void cask_stress_stall_disarm(void);
 
 /* True while some thread is parked. */
 bool cask_stress_stall_paused(void);
+
+/* For the other workers of the round: waits (passing noise points, yielding) until a thread is
+ * parked, and returns true. If the run stops first (a failure, the time budget) it counts the
+ * caller done in *release, so that the armed thread does not stay parked for ever when it gets
+ * to its point, and returns false: the caller then skips its operations. */
+bool cask_stress_stall_wait(cask_stress_run *run, _Atomic int *release);
 
 #endif

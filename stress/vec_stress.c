@@ -35,7 +35,6 @@
  *                  watchdog reports the hang. After the release: frozen, every push is in the
  *                  vector once, in its producer's order (thread 0's too).
  */
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -460,14 +459,8 @@ static void stall_worker(cask_stress_run *run, int index, void *arg)
         cask_stress_add_ops(run, ok);
         return;
     }
-    while (!cask_stress_stall_paused()) {
-        if (cask_stress_should_stop(run)) { /* done at once: thread 0 must not park for ever */
-            atomic_fetch_add_explicit(&r->done_others, 1, memory_order_relaxed);
-            return;
-        }
-        CASK_NOISE_POINT("vec_stress.stall.wait");
-        sched_yield();
-    }
+    if (!cask_stress_stall_wait(run, &r->done_others))
+        return;
     /* The property: STALL_PUSHES pushes (and the calls around them) while thread 0 is parked
      * inside a push. Only our own elements are read: a get of the index thread 0 reserved
      * waits for it, as vec.h says. */

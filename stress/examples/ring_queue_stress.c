@@ -17,13 +17,24 @@
  *
  * Built against ring_queue.c it must come out clean; against the broken twin
  * (-DRING_QUEUE_BROKEN=1) it must report a violation.
+ *
+ * A second scenario, "example.ring_progress", asks whether the queue is lock-free, and the
+ * answer is no (it is not meant to be: Vyukov's queue is blocking): thread 0 parks (stress/
+ * stall.h) between claiming a cell and publishing its value, and the others must each complete
+ * PROGRESS_PAIRS push-then-pop pairs meanwhile. Their pops reach the parked producer's cell and
+ * report "empty" for ever, so the round never ends, and the watchdog reports the hang with the
+ * noise point thread 0 is parked at. Run it on its own (--only=example.ring_progress): the
+ * example's test expects exactly that report.
  */
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "stress/check/lincheck.h"
 #include "stress/examples/ring_queue.h"
 #include "stress/harness.h"
+#include "stress/stall.h"
 
 #define OPS_PER_THREAD 150 /* per round: small rounds keep the exact check fast */
 #define CAPACITY 8         /* small, so that full and wrap-around happen all the time */
@@ -156,6 +167,66 @@ out:
     free(c.n_taken);
 }
 
+/* ---- example.ring_progress: is the queue lock-free? ---- */
+
+#define PROGRESS_PAIRS 20
+
+typedef struct {
+    ring_queue queue;
+    _Atomic int done_others; /* releases thread 0 (relaxed: control only) */
+} progress_ctx;
+
+static void progress_worker(cask_stress_run *run, int index, void *arg)
+{
+    progress_ctx *c = arg;
+    if (index == 0) {
+        /* Parked at its first claimed push until the others are done. */
+        cask_stress_stall_arm("ring.push.claimed", 1, &c->done_others, cask_stress_threads(run) - 1);
+        ring_queue_push(&c->queue, cask_check_tag(1, 0));
+        cask_stress_stall_disarm();
+        cask_stress_add_ops(run, 1);
+        return;
+    }
+    if (!cask_stress_stall_wait(run, &c->done_others))
+        return;
+    /* Each pair must complete, however long it takes: no time limit, so a queue that needs
+     * thread 0 to move on never lets us finish (the watchdog then reports the hang). */
+    for (uint64_t i = 0; i < PROGRESS_PAIRS; i++) {
+        uint64_t v = cask_check_tag((uint32_t)index + 1, i);
+        while (ring_queue_push(&c->queue, v) != 0) {
+            CASK_NOISE_POINT("example.progress.full");
+            sched_yield();
+        }
+        while (ring_queue_pop(&c->queue, &v) != 0) {
+            CASK_NOISE_POINT("example.progress.empty");
+            sched_yield();
+        }
+        cask_stress_add_ops(run, 2);
+    }
+    atomic_fetch_add_explicit(&c->done_others, 1, memory_order_relaxed);
+}
+
+static void run_progress(cask_stress_run *run)
+{
+    if (cask_stress_threads(run) < 2) {
+        cask_stress_fail(run, "example.ring_progress needs at least 2 threads");
+        return;
+    }
+    while (!cask_stress_should_stop(run)) {
+        progress_ctx c;
+        atomic_init(&c.done_others, 0);
+        if (ring_queue_init(&c.queue, CAPACITY) != 0) {
+            cask_stress_fail(run, "setup: out of memory");
+            return;
+        }
+        cask_stress_stall_reset();
+        if (cask_stress_run_threads(run, cask_stress_threads(run), progress_worker, &c) != 0)
+            cask_stress_fail(run, "could not start the worker threads");
+        ring_queue_destroy(&c.queue);
+        cask_stress_add_checked(run, 1);
+    }
+}
+
 int main(int argc, char **argv)
 {
     ring_model = cask_lin_model_queue;
@@ -164,6 +235,9 @@ int main(int argc, char **argv)
     static const cask_stress_scenario scenarios[] = {
         {"example.ring", "a user's bounded MPMC queue: history, linearizability, conservation",
          run_ring},
+        {"example.ring_progress", "is it lock-free? a producer parked after its claim; the "
+                                  "others must go on (this queue is not: a HANG is the answer)",
+         run_progress},
     };
-    return cask_stress_main(argc, argv, scenarios, 1);
+    return cask_stress_main(argc, argv, scenarios, sizeof(scenarios) / sizeof(scenarios[0]));
 }
