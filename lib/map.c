@@ -60,10 +60,11 @@
  * CAS took them out of a slot (remove, replace); the reclaim calls the destructor. Tables:
  * retired by the thread whose CAS moved root past them. Key nodes: a key node in T is either
  * live when T froze (carried to N, the same pointer) or dead (freed when T is destroyed). A
- * reader of T may touch key nodes that N owns, so N must outlive T: each table has pins = 1
- * (its own retirement) + 1 if it has a predecessor; destroying T unpins T->next. Tables are
- * therefore destroyed in chain order, and a key node is freed only after every table that
- * shows it is gone.
+ * reader of T may touch key nodes that N owns, so N must outlive T: in a byte map each table
+ * has pins = 1 (its own retirement) + 1 if it has a predecessor; destroying T unpins T->next.
+ * Tables are therefore destroyed in chain order, and a key node is freed only after every
+ * table that shows it is gone. Integer maps have no key nodes: one pin, no chain (a thread
+ * stalled inside a call keeps one table alive, not every later one).
  *
  * Invariants
  *   M1 A key word changes at most once (0 -> key) per table; a key occurs in at most one slot.

@@ -8,8 +8,8 @@
  * cask__map_help, which runs the phases of Liu, Zhang and Spear's freeze-then-copy resize:
  *   1. freeze: set F on every value word of T (freeze_slot). A frozen word never changes again
  *      (M2), so from here on T is immutable and its contents can be counted and copied exactly.
- *   2. plan: count T's live values, allocate N (2x live, power of two, pins = 2) and install it
- *      with CAS next PLAN_RESIZE -> N (losers free theirs; N was never visible).
+ *   2. plan: count T's live values, allocate N (2x live, power of two; pins: see Memory) and
+ *      install it with CAS next PLAN_RESIZE -> N (losers free theirs; N was never visible).
  *      A freeze stops after phase 1 and stores map->frozen instead.
  *   3. copy: for every frozen live slot of T, claim the same key word in N and CAS N's value
  *      word NULL -> box (copy_slot); then CAS root T -> N (promotion) and retire T.
@@ -35,9 +35,11 @@
  *   pins: acq_rel fetch_sub, so the last unpinner sees every other access to the table.
  *   Chunk claims and the `claimed` statistic are relaxed: they only spread work.
  *
- * Memory: a table is retired by the thread whose CAS moved root past it; a retired table is
- * freed once its own retirement and its predecessor's destruction both unpinned it (tables die
- * in chain order, so a key node shared by T and N outlives every reader of T).
+ * Memory: a table is retired by the thread whose CAS moved root past it. In a byte map a retired
+ * table is freed once its own retirement and its predecessor's destruction both unpinned it
+ * (pins = 2: tables die in chain order, so a key node shared by T and N outlives every reader of
+ * T). An integer map has no key nodes: its tables have one pin and die independently, so a
+ * thread stalled inside a call keeps one table in memory, not the chain after it.
  */
 #include <stdatomic.h>
 #include <stdint.h>
@@ -72,9 +74,9 @@ table *cask__map_table_new(cask_map *m, size_t size, int pins)
     return t;
 }
 
-/* Drops one pin of t; the last one frees its dead key nodes, then unpins its successor. Boxes
- * are not touched: live ones were carried to the successor, dead ones were retired when they
- * left their slot. */
+/* Drops one pin of t; the last one frees its dead key nodes, then (byte maps) unpins its
+ * successor. Boxes are not touched: live ones were carried to the successor, dead ones were
+ * retired when they left their slot. */
 static void table_unpin(table *t)
 {
     while (t != NULL) {
@@ -88,7 +90,10 @@ static void table_unpin(table *t)
                     cask__free(kn_of(kw));
             }
         }
-        uintptr_t next = atomic_load_explicit(&t->next, memory_order_relaxed);
+        /* Only byte maps chain their tables: integer keys have no key nodes to share. */
+        uintptr_t next = t->map->kind == CASK_MAP_KEY_BYTES
+                             ? atomic_load_explicit(&t->next, memory_order_relaxed)
+                             : 0;
         cask__free(t);
         t = next > PLAN_FREEZE ? (table *)next : NULL;
     }
@@ -209,6 +214,7 @@ int cask__map_help(cask_map *m, cask_map_guard *g, table *t)
         return 0;
     }
     plan = atomic_load_explicit(&t->next, memory_order_acquire); /* pairs with the install CAS below, in another helper (n's initialisation) */
+    CASK__NOISE("map.resize.next_loaded"); /* a table in plan may be promoted, replaced, freed now */
     if (plan == PLAN_RESIZE) {
         size_t live = 0;
         for (size_t i = 0; i < t->size; i++) /* frozen, and ordered before us: exact */
@@ -216,7 +222,7 @@ int cask__map_help(cask_map *m, cask_map_guard *g, table *t)
         size_t size = MAP_MIN_SIZE;
         while (size < 2 * live + 2)
             size *= 2;
-        table *n = cask__map_table_new(m, size, 2);
+        table *n = cask__map_table_new(m, size, m->kind == CASK_MAP_KEY_BYTES ? 2 : 1); /* see Memory */
         if (n == NULL) {
             /* Out of memory: only if no other helper has installed its table meanwhile (then we
              * copy into that one, as if our CAS had lost). */

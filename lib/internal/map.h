@@ -131,13 +131,14 @@ static inline bool is_box(uintptr_t v)
 
 /*
  * cask__map_table_new - a zeroed table of `size` slots (a power of two) with `pins` pins: 1 for
- * its own retirement, plus 1 if a predecessor will unpin it. NULL if allocation failed.
+ * its own retirement, plus 1 if a predecessor will unpin it (byte maps only). NULL if
+ * allocation failed.
  */
 table *cask__map_table_new(cask_map *m, size_t size, int pins);
 
 /*
  * cask__map_table_reclaim - the hazard-pointer reclaim function of a retired table: drops its
- * retirement pin; the last pin frees its dead key nodes and unpins its successor.
+ * retirement pin; the last pin frees its dead key nodes and (byte maps) unpins its successor.
  */
 void cask__map_table_reclaim(void *object);
 
