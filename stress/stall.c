@@ -18,8 +18,8 @@ static _Thread_local size_t stall_prefix_len;
 static _Thread_local const _Atomic int *stall_release;
 static _Thread_local int stall_target;
 
-static _Atomic bool stall_paused;             /* relaxed: control only */
-static const char *_Atomic stall_where;       /* the point of the pause, for the hang report */
+static _Atomic bool stall_paused;       /* relaxed: control only */
+static const char *_Atomic stall_where; /* the point of the pause, for the hang report */
 
 void cask_stress_stall_reset(void)
 {
