@@ -160,6 +160,7 @@ static long cask__hp_collect(struct cask__hp_record *head, struct cask__hp_recor
                 found++;
             }
         }
+        CASK__NOISE("hp.collect.record_done"); /* later records are read later: a slot set now is seen */
     }
     return found;
 }

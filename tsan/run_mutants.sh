@@ -9,9 +9,13 @@
 #   scenario     the stress scenarios to run (--only)
 #   config       tsan (default) or asan: the sanitizer build of the stress program
 #   quick        yes: part of the quick subset that ./cask test runs
+#   test         (optional) a Bazel test target to run instead of the stress program, once,
+#                in the config above: a deterministic schedule that reaches the bug every time
+#                (scenario is then "-")
 # For each mutant this script copies the working tree to a scratch tree, applies the patch,
-# builds the stress program, runs it until the first report or the time budget, and prints
-# what caught the bug and how long it took. Last line: "mutants: D/T detected".
+# builds the stress program, runs it until the first report or the time budget (or runs the
+# mutant's test), and prints what caught the bug and how long it took. Last line:
+# "mutants: D/T detected".
 #
 # Usage: tsan/run_mutants.sh [--quick] [--seconds=S] [NAME...]   (NAME: exact, or a prefix)
 # Exit status: 0 if every mutant run was detected, 1 otherwise, 2 on a usage or setup error.
@@ -109,6 +113,30 @@ for m in "${mutants[@]}"; do
     echo "mutant $name: building ($config)..." >&2
     if ! fresh_tree || ! (cd "$TREE" && patch -s -p1 <"$m"); then
         rows+=("$(printf '%-28s %-16s %-20s %s' "$name" "$expect" "PATCH FAILED" "-")")
+        continue
+    fi
+    target="$(header "$m" test)"
+    if [ -n "$target" ]; then # a deterministic test: one run; it must fail, and say why
+        log="$SCRATCH/$name.log"
+        start=$(date +%s.%N)
+        (cd "$TREE" && bazel test --config="$config" --test_output=all --cache_test_results=no \
+            "$target") >"$log" 2>&1
+        status=$?
+        elapsed="$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')"
+        case "$status" in
+        0) caught="" ;;
+        3) caught="$(classify "$log" "$status")"
+           if [ -z "$caught" ] || [ "$caught" = "crash (exit 3)" ]; then
+               caught="test failed" # an assertion of the test (tests/expect.h)
+               grep -qE "expectation failed|: expected .* == " "$log" && caught="invariant"
+           fi ;;
+        *) rows+=("$(printf '%-28s %-16s %-20s %s' "$name" "$expect" "BUILD FAILED" "-")")
+           tail -20 "$log" >&2
+           continue ;;
+        esac
+        if [ -n "$caught" ]; then detected=$((detected + 1)); else caught="NOT DETECTED"; fi
+        rows+=("$(printf "%-28s %-16s %-20s %-8s %s" "$name" "$expect" "$caught" "$elapsed" "-")")
+        echo "mutant $name: $caught after ${elapsed}s ($target)" >&2
         continue
     fi
     if ! (cd "$TREE" && bazel build --config="$config" //stress:stress >"$SCRATCH/build.log" 2>&1); then

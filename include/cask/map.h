@@ -44,9 +44,10 @@
  *     do not store the same pointer twice while the map holds it (it would be destroyed twice);
  *     on failure the caller keeps it;
  *   - between calls a guard protects only that one value. A thread stalled in the middle of a
- *     call (preempted, or blocked in a signal handler) protects the table it is in: in an
- *     integer-key map that one table; in a byte-key map, since each table keeps its successor
- *     alive (they share key nodes), every table the map goes through until the thread resumes.
+ *     call (preempted, or blocked in a signal handler) protects the table it is in (and the
+ *     next one, if it is helping a resize): in an integer-key map those two tables; in a
+ *     byte-key map, since each table keeps its successor alive (they share key nodes), every
+ *     table the map goes through until the thread resumes.
  * Values may be any pointer, NULL included (the map stores them in a small box of its own).
  *
  * Keys: byte strings of 0 to UINT32_MAX bytes (longer: CASK_EINVAL); integer keys: any

@@ -64,6 +64,12 @@ $m map-copy-drops-key lib/map_table.c '/^static void copy_slot/,/^}/s/    if (!i
     linearizability map.churn,map.resize no "a resize skips one slot in 16 when it copies the old table, so keys vanish from the map"
 $m map-help-waits-for-claimer lib/map_table.c '/^static void for_all_slots/,/^}/s/^    if (atomic_load_explicit(done, memory_order_acquire) >= t->size) \(.*\)$/    while (atomic_load_explicit(done, memory_order_acquire) < t->size) CASK__NOISE("map.help.wait_for_claimer");\n    if (1) \1/' \
     hang map.stall no "a resize helper whose chunk claims ran out waits for the claimers to report their chunks done instead of sweeping the table itself: a helper paused inside a claimed chunk stops every writer (the map is no longer lock-free)"
+$m map-help-no-next-revalidate lib/map_table.c '/^int cask__map_help/,/^}/s/^    if (atomic_load_explicit(&m->root, memory_order_acquire) != t) {\(.*\)$/    if (0 \&\& atomic_load_explicit(\&m->root, memory_order_acquire) != t) {\1/' \
+    asan - no "a resize helper announces the new table but never checks that root is still the old one, so a late helper copies into a table that was promoted, replaced and freed meanwhile (integer-key tables are not chained)" \
+    asan //tests:map_help_recheck_test
+$m map-replace-shares-hazard lib/map.c '/^static int write_key/,/^}/s/^                cask_hp_set(g->cmp, (void \*)v);$/                cask_hp_set(g->val, (void *)v);/' \
+    invariant - no "compare-and-replace announces the slot's current box in the hazard slot that protects expected (the caller's last get): expected can be destroyed and its address reused while compared, so a get + replace counter loses an update (ABA)" \
+    asan //tests:map_replace_aba_test
 $m map-relaxed-publish lib/map.c '/atomic_compare_exchange_strong_explicit(&s->val, &v, nv,$/{n;s/memory_order_acq_rel,/memory_order_relaxed,/;}' \
     tsan map.conflict,map.cas no "writes install the new value's box with a relaxed compare-and-swap, so a reader may see the box before its contents (and the user's value before its fields)"
 $m map-remove-frees-now lib/map.c 's/                    cask_hp_retire(m->domain, &((box \*)v)->node, (void \*)v, box_reclaim);/                    box_reclaim((void *)v);/' \
