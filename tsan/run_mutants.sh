@@ -100,52 +100,39 @@ classify() { # log exit_status -> detector name, or "" if clean
     fi
 }
 
-detected=0
-total=0
-rows=()
-for m in "${mutants[@]}"; do
-    name="$(basename "$m" .patch)"
-    config="$(header "$m" config)"
-    config="${config:-tsan}"
-    scenario="$(header "$m" scenario)"
-    expect="$(header "$m" expect)"
-    total=$((total + 1))
-    echo "mutant $name: building ($config)..." >&2
-    if ! fresh_tree || ! (cd "$TREE" && patch -s -p1 <"$m"); then
-        rows+=("$(printf '%-28s %-16s %-20s %s' "$name" "$expect" "PATCH FAILED" "-")")
-        continue
-    fi
-    target="$(header "$m" test)"
-    if [ -n "$target" ]; then # a deterministic test: one run; it must fail, and say why
-        log="$SCRATCH/$name.log"
-        start=$(date +%s.%N)
-        (cd "$TREE" && bazel test --config="$config" --test_output=all --cache_test_results=no \
-            "$target") >"$log" 2>&1
-        status=$?
-        elapsed="$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')"
-        case "$status" in
-        0) caught="" ;;
-        3) caught="$(classify "$log" "$status")"
-           if [ -z "$caught" ] || [ "$caught" = "crash (exit 3)" ]; then
-               caught="test failed" # an assertion of the test (tests/expect.h)
-               grep -qE "expectation failed|: expected .* == " "$log" && caught="invariant"
-           fi ;;
-        *) rows+=("$(printf '%-28s %-16s %-20s %s' "$name" "$expect" "BUILD FAILED" "-")")
-           tail -20 "$log" >&2
-           continue ;;
-        esac
-        if [ -n "$caught" ]; then detected=$((detected + 1)); else caught="NOT DETECTED"; fi
-        rows+=("$(printf "%-28s %-16s %-20s %-8s %s" "$name" "$expect" "$caught" "$elapsed" "-")")
-        echo "mutant $name: $caught after ${elapsed}s ($target)" >&2
-        continue
-    fi
+since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
+
+# Runs the mutant's test once (a deterministic schedule that must fail); sets caught, elapsed and
+# seed. Returns 1 if it did not build (the log's tail goes to stderr).
+run_test() {
+    local target="$1" log="$SCRATCH/$name.log" start status
+    start=$(date +%s.%N)
+    (cd "$TREE" && bazel test --config="$config" --test_output=all --cache_test_results=no \
+        "$target") >"$log" 2>&1
+    status=$?
+    elapsed="$(since "$start")"
+    seed="-"
+    case "$status" in
+    0) caught="" ;;
+    3) caught="$(classify "$log" "$status")"
+       if [ -z "$caught" ] || [ "$caught" = "crash (exit 3)" ]; then
+           caught="test failed" # an assertion of the test (tests/expect.h)
+           grep -qE "expectation failed|: expected .* == " "$log" && caught="invariant"
+       fi ;;
+    *) tail -20 "$log" >&2
+       return 1 ;;
+    esac
+}
+
+# Runs the stress program on the mutant's scenarios in chunks with new seeds until a detector
+# fires or the budget is spent; sets caught, elapsed and seed. Returns 1 if it did not build.
+run_stress() {
+    local bin log="$SCRATCH/$name.log" start status
     if ! (cd "$TREE" && bazel build --config="$config" //stress:stress >"$SCRATCH/build.log" 2>&1); then
-        rows+=("$(printf '%-28s %-16s %-20s %s' "$name" "$expect" "BUILD FAILED" "-")")
         tail -20 "$SCRATCH/build.log" >&2
-        continue
+        return 1
     fi
     bin="$(cd "$TREE" && bazel info --config="$config" bazel-bin 2>/dev/null)/stress/stress"
-    log="$SCRATCH/$name.log"
     start=$(date +%s.%N)
     seed=1
     caught=""
@@ -156,18 +143,40 @@ for m in "${mutants[@]}"; do
             --seconds="$chunk" --seed="$seed" >"$log" 2>&1
         status=$?
         caught="$(classify "$log" "$status")"
-        elapsed="$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')"
+        elapsed="$(since "$start")"
         [ -n "$caught" ] && break
         awk -v e="$elapsed" -v c="$chunk" -v s="$seconds" 'BEGIN { exit !(e + c > s) }' && break
         seed=$((seed + 1))
     done
+}
+
+detected=0
+total=0
+rows=()
+for m in "${mutants[@]}"; do
+    name="$(basename "$m" .patch)"
+    config="$(header "$m" config)"
+    config="${config:-tsan}"
+    scenario="$(header "$m" scenario)"
+    expect="$(header "$m" expect)"
+    target="$(header "$m" test)"
+    total=$((total + 1))
+    echo "mutant $name: building ($config)..." >&2
+    if ! fresh_tree || ! (cd "$TREE" && patch -s -p1 <"$m"); then
+        rows+=("$(printf '%-28s %-16s %-20s %s' "$name" "$expect" "PATCH FAILED" "-")")
+        continue
+    fi
+    if [ -n "$target" ]; then run_test "$target"; else run_stress; fi || {
+        rows+=("$(printf '%-28s %-16s %-20s %s' "$name" "$expect" "BUILD FAILED" "-")")
+        continue
+    }
     if [ -n "$caught" ]; then
         detected=$((detected + 1))
     else
         caught="NOT DETECTED"
     fi
     rows+=("$(printf "%-28s %-16s %-20s %-8s %s" "$name" "$expect" "$caught" "$elapsed" "$seed")")
-    echo "mutant $name: $caught after ${elapsed}s" >&2
+    echo "mutant $name: $caught after ${elapsed}s${target:+ ($target)}" >&2
 done
 (cd "$TREE" 2>/dev/null && bazel shutdown >/dev/null 2>&1)
 
