@@ -548,6 +548,19 @@ static int parse(int argc, char **argv, const cask_stress_scenario *scenarios, s
     return 0;
 }
 
+/* The thread count that scenario s runs at for the t-th --threads count: that count raised to
+ * s's min_threads; 0 when an earlier count of the list already became the same one. */
+static int run_threads(const cask_stress_scenario *s, int t)
+{
+    int want = opts.thread_counts[t] < s->min_threads ? s->min_threads : opts.thread_counts[t];
+    for (int e = 0; e < t; e++) {
+        int earlier = opts.thread_counts[e] < s->min_threads ? s->min_threads : opts.thread_counts[e];
+        if (earlier == want)
+            return 0;
+    }
+    return want;
+}
+
 int cask_stress_main(int argc, char **argv, const cask_stress_scenario *scenarios, size_t count)
 {
     int rc = parse(argc, argv, scenarios, count);
@@ -555,10 +568,10 @@ int cask_stress_main(int argc, char **argv, const cask_stress_scenario *scenario
         return 0;
     if (rc != 0)
         return rc;
-    size_t n_selected = 0;
+    size_t n_runs = 0;
     for (size_t s = 0; s < count; s++)
-        n_selected += selected(scenarios[s].name);
-    size_t n_runs = n_selected * (size_t)opts.n_thread_counts;
+        for (int t = 0; t < opts.n_thread_counts && selected(scenarios[s].name); t++)
+            n_runs += run_threads(&scenarios[s], t) != 0;
     double seconds = opts.seconds > 0 ? opts.seconds : 120.0 / (double)n_runs;
     if (seconds < 1)
         seconds = 1;
@@ -578,10 +591,13 @@ int cask_stress_main(int argc, char **argv, const cask_stress_scenario *scenario
     for (size_t s = 0; s < count; s++) {
         if (!selected(scenarios[s].name))
             continue;
-        for (int t = 0; t < opts.n_thread_counts; t++, r++) {
-            fprintf(stderr, "run %zu/%zu: %s threads=%d\n", r + 1, n_runs, scenarios[s].name,
-                    opts.thread_counts[t]);
-            run_one(&runs[r], &scenarios[s], opts.thread_counts[t], seconds);
+        for (int t = 0; t < opts.n_thread_counts; t++) {
+            int threads = run_threads(&scenarios[s], t);
+            if (threads == 0)
+                continue;
+            fprintf(stderr, "run %zu/%zu: %s threads=%d%s\n", r + 1, n_runs, scenarios[s].name,
+                    threads, threads != opts.thread_counts[t] ? " (its fewest)" : "");
+            run_one(&runs[r++], &scenarios[s], threads, seconds);
         }
     }
     printf("\n%-26s %7s %7s %12s %10s %10s %10s %6s\n", "scenario", "threads", "noise", "ops",

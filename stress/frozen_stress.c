@@ -136,7 +136,7 @@ static bool trap_fires(cask_stress_run *run)
 
 static void run_churn(cask_stress_run *run)
 {
-    int threads = cask_stress_threads(run) < 2 ? 2 : cask_stress_threads(run);
+    int threads = cask_stress_threads(run);
     uint64_t round = 0;
     while (!cask_stress_should_stop(run)) {
         if (cask_stress_run_threads(run, threads, churn_worker, NULL) != 0) {
@@ -151,7 +151,7 @@ static void run_churn(cask_stress_run *run)
 
 const cask_stress_scenario cask_stress_frozen_scenarios[] = {
     {"frozen.churn", "threads freeze, thaw and free regions at once; the trap still fires",
-     run_churn},
+     run_churn, 2},
 };
 const size_t cask_stress_frozen_scenario_count =
     sizeof(cask_stress_frozen_scenarios) / sizeof(cask_stress_frozen_scenarios[0]);

@@ -47,9 +47,14 @@ typedef struct cask_stress_scenario {
     /* Runs the scenario once with cask_stress_threads(run) worker threads. Returns normally;
      * problems are reported through cask_stress_fail. */
     void (*run)(cask_stress_run *run);
+    /* The fewest worker threads the scenario can run with (0 means 1): a thread count from
+     * --threads below it runs at min_threads instead, and is reported and replayed as that
+     * count (a count that becomes one already run for this scenario is not run twice). */
+    int min_threads;
 } cask_stress_scenario;
 
-/* The number of worker threads this run asks for (from --threads). */
+/* The number of worker threads of this run: the --threads count, raised to the scenario's
+ * min_threads; the count the final table and every replay line show. */
 int cask_stress_threads(const cask_stress_run *run);
 
 /* This run's seed; derive per-thread seeds from it so that --seed replays the run. */

@@ -184,9 +184,9 @@ static void run_handover(cask_stress_run *run)
 
 const cask_stress_scenario cask_stress_hp_scenarios[] = {
     {"hp.replace", "readers protect and check objects that writers replace and retire",
-     run_replace},
+     run_replace, 1},
     {"hp.exit_handover", "as hp.replace, plus short-lived threads that exit with retired objects",
-     run_handover},
+     run_handover, 1},
 };
 const size_t cask_stress_hp_scenario_count =
     sizeof(cask_stress_hp_scenarios) / sizeof(cask_stress_hp_scenarios[0]);

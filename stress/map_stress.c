@@ -677,19 +677,19 @@ static void run_stall(cask_stress_run *run)
 
 const cask_stress_scenario cask_stress_map_scenarios[] = {
     {"map.conflict", "4 keys, every write kind, per-key linearizability and final contents",
-     run_conflict},
+     run_conflict, 1},
     {"map.resize", "2,048 byte keys: grow and shrink under load, per-key linearizability",
-     run_resize},
+     run_resize, 1},
     {"map.cas", "u64 keys with compare-and-replace and remove-if; values live, destroyed once",
-     run_cas},
+     run_cas, 1},
     {"map.churn", "fresh keys inserted, old ones removed: a small table resized all the time",
-     run_churn},
+     run_churn, 1},
     {"map.reclaim", "batches of keys in and out: tables replaced and reclaimed at once; "
-                    "stable keys always found", run_reclaim},
+                    "stable keys always found", run_reclaim, 1},
     {"map.freeze", "freeze races with writers: later writes fail, contents fixed at freeze",
-     run_freeze},
+     run_freeze, 1},
     {"map.stall", "thread 0 paused inside an operation or a resize; the others must still "
-                  "finish", run_stall},
+                  "finish", run_stall, 1},
 };
 const size_t cask_stress_map_scenario_count =
     sizeof(cask_stress_map_scenarios) / sizeof(cask_stress_map_scenarios[0]);

@@ -714,25 +714,25 @@ static void run_bounded_blocking(cask_stress_run *run)
 
 const cask_stress_scenario cask_stress_queue_scenarios[] = {
     {"queue.pairs", "each thread pushes then pops; short rounds checked for linearizability",
-     run_pairs},
+     run_pairs, 1},
     {"queue.split", "producers and consumers: conservation, per-producer FIFO, queue rules",
-     run_split},
+     run_split, 1},
     {"queue.close", "close races with push and blocking pop: no item lost or refused wrongly",
-     run_close},
+     run_close, 1},
     {"queue.blocking", "one-at-a-time hand-off to a sleeping consumer: a lost wake-up is a hang",
-     run_blocking},
+     run_blocking, 1},
     {"queue.stall", "thread 0 paused inside an operation; the others must still finish",
-     run_stall},
+     run_stall, 1},
     {"queue.bounded_pairs", "bounded queue: push then pop per thread; linearizability rounds",
-     run_bounded_pairs},
+     run_bounded_pairs, 1},
     {"queue.bounded_split", "bounded queue (capacity 2): polling producers and consumers",
-     run_bounded_split},
+     run_bounded_split, 1},
     {"queue.bounded_close", "bounded queue (capacity 2): close races with polling push and pop",
-     run_bounded_close},
+     run_bounded_close, 1},
     {"queue.bounded_stall", "bounded queue: thread 0 paused inside an operation; the others "
-                            "must still finish", run_bounded_stall},
+                            "must still finish", run_bounded_stall, 1},
     {"queue.bounded_blocking", "bounded queue (capacity 2): sleeping push and pop; a lost "
-                               "wake-up is a hang", run_bounded_blocking},
+                               "wake-up is a hang", run_bounded_blocking, 1},
 };
 const size_t cask_stress_queue_scenario_count =
     sizeof(cask_stress_queue_scenarios) / sizeof(cask_stress_queue_scenarios[0]);

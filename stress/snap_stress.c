@@ -320,13 +320,13 @@ static void run_lin(cask_stress_run *run)
 
 const cask_stress_scenario cask_stress_snap_scenarios[] = {
     {"snap.publish", "readers check objects that writers publish and update; frees counted",
-     run_publish},
+     run_publish, 1},
     {"snap.update", "concurrent read-copy-update increments: no update lost, losers freed",
-     run_update},
+     run_update, 1},
     {"snap.qsbr", "as snap.publish on a QSBR cell: quiescent states, offline waits",
-     run_qsbr},
+     run_qsbr, 1},
     {"snap.lin", "short rounds of reads, publishes and updates checked against a register",
-     run_lin},
+     run_lin, 1},
 };
 const size_t cask_stress_snap_scenario_count =
     sizeof(cask_stress_snap_scenarios) / sizeof(cask_stress_snap_scenarios[0]);

@@ -187,7 +187,7 @@ static void race_worker(cask_stress_run *run, int index, void *arg)
 
 static void run_freeze_race(cask_stress_run *run)
 {
-    int threads = cask_stress_threads(run) < 2 ? 2 : cask_stress_threads(run);
+    int threads = cask_stress_threads(run);
     if (threads > 64)
         threads = 64;
     while (!cask_stress_should_stop(run)) {
@@ -282,7 +282,7 @@ static void thaw_worker(cask_stress_run *run, int index, void *arg)
 
 static void run_thaw_refs(cask_stress_run *run)
 {
-    int threads = cask_stress_threads(run) < 2 ? 2 : cask_stress_threads(run);
+    int threads = cask_stress_threads(run);
     while (!cask_stress_should_stop(run)) {
         thaw_round r;
         if (cask_vec_create(8, 0, "shared table", &r.v) != 0) {
@@ -388,7 +388,7 @@ static void growth_worker(cask_stress_run *run, int index, void *arg)
 
 static void run_growth(cask_stress_run *run)
 {
-    int threads = cask_stress_threads(run) < 2 ? 2 : cask_stress_threads(run);
+    int threads = cask_stress_threads(run);
     if (threads > 64)
         threads = 64;
     while (!cask_stress_should_stop(run)) {
@@ -482,7 +482,7 @@ static void stall_worker(cask_stress_run *run, int index, void *arg)
 
 static void run_stall(cask_stress_run *run)
 {
-    int threads = cask_stress_threads(run) < 2 ? 2 : cask_stress_threads(run);
+    int threads = cask_stress_threads(run);
     if (threads > 64)
         threads = 64;
     while (!cask_stress_should_stop(run)) {
@@ -501,13 +501,13 @@ static void run_stall(cask_stress_run *run)
 
 const cask_stress_scenario cask_stress_vec_scenarios[] = {
     {"vec.freeze_race", "producers and readers while a thread freezes: nothing lost or late",
-     run_freeze_race},
+     run_freeze_race, 2},
     {"vec.thaw_refs", "readers of a frozen vector drop references while one thread thaws",
-     run_thaw_refs},
+     run_thaw_refs, 2},
     {"vec.growth", "readers while producers push and set across page commits: nothing torn or lost",
-     run_growth},
+     run_growth, 2},
     {"vec.stall", "thread 0 paused inside a push or a page commit; the others must still push",
-     run_stall},
+     run_stall, 2},
 };
 const size_t cask_stress_vec_scenario_count =
     sizeof(cask_stress_vec_scenarios) / sizeof(cask_stress_vec_scenarios[0]);

@@ -137,7 +137,7 @@ static bool check_round(cask_stress_run *run, round_ctx *c, int threads)
 
 static void run_ring(cask_stress_run *run)
 {
-    int threads = cask_stress_threads(run) < 2 ? 2 : cask_stress_threads(run);
+    int threads = cask_stress_threads(run);
     round_ctx c = {.producers = threads / 2};
     c.taken = malloc((size_t)threads * OPS_PER_THREAD * sizeof(uint64_t));
     c.n_taken = calloc((size_t)threads, sizeof(size_t));
@@ -208,10 +208,6 @@ static void progress_worker(cask_stress_run *run, int index, void *arg)
 
 static void run_progress(cask_stress_run *run)
 {
-    if (cask_stress_threads(run) < 2) {
-        cask_stress_fail(run, "example.ring_progress needs at least 2 threads");
-        return;
-    }
     while (!cask_stress_should_stop(run)) {
         progress_ctx c;
         atomic_init(&c.done_others, 0);
@@ -234,10 +230,10 @@ int main(int argc, char **argv)
     ring_model.step = ring_step;
     static const cask_stress_scenario scenarios[] = {
         {"example.ring", "a user's bounded MPMC queue: history, linearizability, conservation",
-         run_ring},
+         run_ring, 2},
         {"example.ring_progress", "is it lock-free? a producer parked after its claim; the "
                                   "others must go on (this queue is not: a HANG is the answer)",
-         run_progress},
+         run_progress, 2},
     };
     return cask_stress_main(argc, argv, scenarios, sizeof(scenarios) / sizeof(scenarios[0]));
 }
