@@ -223,12 +223,32 @@ void cask__frozen_range_forget(cask__frozen_range *r)
     atomic_store_explicit(&s->claim, CASK__SLOT_FREE, memory_order_release); /* Release: pairs with the acquire claim CAS in cask__frozen_range_register */
 }
 
+/* One step of a checksum lane: a bijection in w for a fixed h (so a change to one word always
+ * changes the lane) and in h for a fixed w. The shift brings the high bits down before the next
+ * multiply: with only (h ^ w) * K, a flip of bit 63 of a word flips only bit 63 of h, and two such
+ * flips (negating two doubles) cancel. */
+static uint64_t cask__frozen_mix(uint64_t h, uint64_t w)
+{
+    h = (h ^ w) * UINT64_C(0x9E3779B97F4A7C15);
+    return h ^ (h >> 29);
+}
+
+/* The checksum of a frozen range (whole pages): four lanes over interleaved words, so that four
+ * multiplies are in flight at once, then the lanes mixed into one. */
 static uint64_t cask__frozen_checksum(const cask__frozen_range *r)
 {
     const uint64_t *w = (const uint64_t *)(const void *)r->start;
-    uint64_t sum = UINT64_C(0xcbf29ce484222325);
-    for (size_t i = 0; i < r->len / sizeof(uint64_t); i++)
-        sum = (sum ^ w[i]) * UINT64_C(0x100000001b3);
+    size_t n = r->len / sizeof(uint64_t), i = 0;
+    uint64_t h[4] = {UINT64_C(0xcbf29ce484222325), UINT64_C(0x84222325cbf29ce4),
+                     UINT64_C(0x6a09e667f3bcc908), UINT64_C(0xbb67ae8584caa73b)};
+    for (; i + 4 <= n; i += 4)
+        for (int k = 0; k < 4; k++)
+            h[k] = cask__frozen_mix(h[k], w[i + (size_t)k]);
+    for (; i < n; i++)
+        h[0] = cask__frozen_mix(h[0], w[i]);
+    uint64_t sum = cask__frozen_mix(h[0], (uint64_t)n);
+    for (int k = 1; k < 4; k++)
+        sum = cask__frozen_mix(sum, h[k]);
     return sum;
 }
 
