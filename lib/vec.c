@@ -35,9 +35,10 @@
  *   freeze: s = fetch_or(state, CLOSING) (seq_cst); wait until active == 0 (seq_cst loads) and
  *           no slot holds the mark (seq_cst loads): a short spin, yields for up to 50 us, then
  *           sleeps on the `drained` eventcount (lib/internal/futex.h), at most 50 us doubling
- *           to 1 ms, since pushes do not wake it; protect or checksum; state |= FROZEN (release);
- *           view.frozen_len = len(s); view.frozen = data (release). On a failed protection:
- *           state &= ~CLOSING (release), the error.
+ *           to 1 ms, since pushes do not wake it; protect or checksum; view.frozen_len =
+ *           len(s); view.frozen = data (release); then state |= FROZEN (release): is_frozen and
+ *           frozen_data both read view.frozen, so "frozen" always comes with its array. On a
+ *           failed protection: state &= ~CLOSING (release), the error.
  *   get:    inline in vec.h: a = view.frozen (acquire); if a and i < frozen_len: copy a[i].
  *           Otherwise (cask__vec_get_slow): s = state (acquire); if FROZEN: plain load; else wait
  *           for ready[i] (acquire) and load the element (acquire).
@@ -499,7 +500,16 @@ int cask_vec_create(size_t elem_size, size_t max_len, const char *name, cask_vec
 int cask_vec_push(cask_vec *v, const void *elem, size_t *index)
 {
     cask_hp_slot *slot;
-    int rc = cask_hp_thread_slot(&slot);
+    int rc;
+    /* The freeze check comes first, so that a push to a frozen vector says CASK_EFROZEN even
+     * when this thread's hazard record cannot be had (CASK_ENOMEM below). */
+    uint64_t s = atomic_load_explicit(&v->state, memory_order_acquire); /* acquire: pairs with the reservation CAS that wrote this length */
+    CASK__NOISE("vec.push.loaded");
+    if (s & CASK__VEC_CLOSING) {
+        rc = CASK_EFROZEN; /* never announced: a freeze does not wait for pushes that fail here */
+        goto done;
+    }
+    rc = cask_hp_thread_slot(&slot);
     if (rc != 0)
         goto done;
     CASK__CHECK(atomic_load_explicit(&slot->hazard, memory_order_relaxed) == NULL, "vector", v,
@@ -507,12 +517,6 @@ int cask_vec_push(cask_vec *v, const void *elem, size_t *index)
                 "holds a protection, which the push's announcement would drop",
                 "reset the thread slot before calling cask_vec_push, or protect with a slot "
                 "from cask_hp_slot_acquire");
-    uint64_t s = atomic_load_explicit(&v->state, memory_order_acquire); /* acquire: pairs with the reservation CAS that wrote this length */
-    CASK__NOISE("vec.push.loaded");
-    if (s & CASK__VEC_CLOSING) {
-        rc = CASK_EFROZEN; /* never announced: a freeze does not wait for pushes that fail here */
-        goto done;
-    }
     /* In flight: a freeze that our CAS precedes sees this (the CAS is release, the freeze's
      * fetch_or acquire) and waits until the reset below. A plain release store: the CAS, not a
      * fence, orders it with the freeze (a commit adds its own Dekker pair, cask__vec_commit). */
@@ -632,15 +636,18 @@ int cask_vec_freeze_at(cask_vec *v, const char *file, int line)
         atomic_fetch_and_explicit(&v->state, ~CASK__VEC_CLOSING, memory_order_release); /* release: pairs with the state loads in push (acquire) and set (seq_cst): they may mutate again */
         return rc;
     }
-    atomic_fetch_or_explicit(&v->state, CASK__VEC_FROZEN, memory_order_release); /* release: pairs with the acquire loads of state in get, length and is_frozen */
+    /* The array first, then the state bit: whoever sees the vector frozen, by either word, can
+     * read the array (is_frozen and frozen_data read the same word, so they never disagree). */
     v->view.frozen_len = len;
-    atomic_store_explicit(&v->view.frozen, v->data, memory_order_release); /* release: pairs with the acquire load in the inline cask_vec_get and in frozen_data (elements, frozen_len) */
+    atomic_store_explicit(&v->view.frozen, v->data, memory_order_release); /* release: pairs with the acquire loads in the inline cask_vec_get, is_frozen and frozen_data (elements, frozen_len) */
+    CASK__NOISE("vec.freeze.published");
+    atomic_fetch_or_explicit(&v->state, CASK__VEC_FROZEN, memory_order_release); /* release: pairs with the acquire loads of state in the slow get and length (elements; view.frozen is stored before) */
     return 0;
 }
 
 bool cask_vec_is_frozen(const cask_vec *v)
 {
-    return (atomic_load_explicit(&v->state, memory_order_acquire) & CASK__VEC_FROZEN) != 0; /* acquire: pairs with the release that set FROZEN */
+    return atomic_load_explicit(&v->view.frozen, memory_order_acquire) != NULL; /* acquire: pairs with the release store in cask_vec_freeze_at (elements, frozen_len) */
 }
 
 const void *cask_vec_frozen_data(const cask_vec *v)

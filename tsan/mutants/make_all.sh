@@ -86,6 +86,9 @@ $m vec-commit-waits-for-earlier lib/vec.c '/^static int cask__vec_commit/,/^}/s/
     hang vec.stall no "a push that has to commit new pages first waits until every element below its index is stored: a push paused between its reservation and its store stops every push that reaches a page boundary (push is no longer lock-free)"
 $m vec-thaw-shared-in-place lib/vec.c 's/if (atomic_load_explicit(&v->refs, memory_order_acquire) == 1) {/if (atomic_load_explicit(\&v->refs, memory_order_acquire) >= 1) {/' \
     tsan vec.thaw_refs no "thaw works in place even when other threads still hold references to the frozen vector"
+$m vec-is-frozen-reads-state lib/vec.c '/^bool cask_vec_is_frozen/,/^}/s/^    return atomic_load_explicit(&v->view.frozen, memory_order_acquire) != NULL;\(.*\)$/    return (atomic_load_explicit(\&v->state, memory_order_acquire) \& CASK__VEC_FROZEN) != 0;\1/' \
+    invariant - no "is_frozen reads the length word's FROZEN bit, not the array pointer that frozen_data reads: while a freeze is between its two publications the two calls disagree (before the fix the stores ran the other way round, and is_frozen said true while frozen_data was still NULL)" \
+    asan //tests:vec_freeze_publish_test
 $m vec-push-ignores-freeze lib/vec.c '/^int cask_vec_push/,/^}/{s/^        if (s & CASK__VEC_CLOSING) {$/        if (0 \&\& (s \& CASK__VEC_CLOSING)) {/;s/^    if (s & CASK__VEC_CLOSING)$/    if (0 \&\& (s \& CASK__VEC_CLOSING))/;}' \
     tsan vec.freeze_race no "push does not check whether a freeze has begun, so it can succeed after the freeze"
 $m vec-set-relaxed-publish lib/vec.c '/^static void cask__vec_store/,/^}/s/(_Atomic uint64_t \*)at, x, memory_order_release)/(_Atomic uint64_t *)at, x, memory_order_relaxed)/' \
