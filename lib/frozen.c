@@ -367,7 +367,7 @@ int cask__frozen_range_freeze(cask__frozen_range *r, const char *file, int line)
     } else {
         r->checksum = cask__frozen_checksum(r);
     }
-    r->frozen = true;
+    atomic_store_explicit(&r->frozen, true, memory_order_release); /* release: pairs with the acquire load in cask_frozen_is_frozen (the contents and the protection or checksum) */
     return 0;
 }
 
@@ -383,13 +383,14 @@ int cask__frozen_range_thaw(cask__frozen_range *r)
     } else {
         cask__frozen_range_verify(r);
     }
-    r->frozen = false;
+    atomic_store_explicit(&r->frozen, false, memory_order_relaxed); /* "not frozen" promises a reader nothing */
     return 0;
 }
 
 void cask__frozen_range_verify(const cask__frozen_range *r)
 {
-    if (!CASK_CHECKED && r->frozen && cask__frozen_checksum(r) != r->checksum)
+    if (!CASK_CHECKED && atomic_load_explicit(&r->frozen, memory_order_relaxed) && /* the owner's own store */
+        cask__frozen_checksum(r) != r->checksum)
         cask__frozen_die_modified(r);
 }
 
@@ -443,7 +444,7 @@ int cask_frozen_freeze_at(void *region, const char *file, int line)
     struct cask__frozen_header *h = cask__frozen_header_of(region);
     if (h == NULL)
         return CASK_EINVAL;
-    if (h->range.frozen)
+    if (atomic_load_explicit(&h->range.frozen, memory_order_relaxed)) /* the owner's own store */
         return CASK_EFROZEN;
     return cask__frozen_range_freeze(&h->range, file, line);
 }
@@ -451,7 +452,7 @@ int cask_frozen_freeze_at(void *region, const char *file, int line)
 int cask_frozen_thaw(void *region)
 {
     struct cask__frozen_header *h = cask__frozen_header_of(region);
-    if (h == NULL || !h->range.frozen)
+    if (h == NULL || !atomic_load_explicit(&h->range.frozen, memory_order_relaxed)) /* the owner's */
         return CASK_EINVAL;
     return cask__frozen_range_thaw(&h->range);
 }
@@ -462,7 +463,7 @@ bool cask_frozen_is_frozen(const void *region)
     CASK__REQUIRE(h != NULL, "frozen region", region,
                   "cask_frozen_is_frozen on memory that is not a frozen-memory region",
                   "pass a pointer returned by cask_frozen_alloc");
-    return h->range.frozen;
+    return atomic_load_explicit(&h->range.frozen, memory_order_acquire); /* acquire: pairs with the release store in cask__frozen_range_freeze */
 }
 
 void cask_frozen_verify(const void *region)

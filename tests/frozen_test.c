@@ -125,6 +125,36 @@ static void test_basics(void)
     cask_frozen_free(NULL);
 }
 
+/* cask_frozen_is_frozen from another thread while the owner freezes and thaws (the table says
+ * they may overlap): no data race (the tsan build of this test fails on one), and the last
+ * answer after the owner's final thaw, handed over by the join, is false. */
+static _Atomic bool stop_reader;
+
+static void *is_frozen_reader(void *arg)
+{
+    long trues = 0;
+    while (!atomic_load_explicit(&stop_reader, memory_order_relaxed))
+        trues += cask_frozen_is_frozen(arg);
+    return (void *)trues;
+}
+
+static void test_is_frozen_while_freezing(void)
+{
+    void *p;
+    EXPECT_EQ(cask_frozen_alloc(4096, "flip-flop", &p), 0);
+    pthread_t t;
+    EXPECT_EQ(pthread_create(&t, NULL, is_frozen_reader, p), 0);
+    for (int i = 0; i < 2000; i++) {
+        EXPECT_EQ(cask_frozen_freeze(p), 0);
+        EXPECT_EQ(cask_frozen_thaw(p), 0);
+    }
+    atomic_store_explicit(&stop_reader, true, memory_order_relaxed);
+    void *trues;
+    EXPECT_EQ(pthread_join(t, &trues), 0);
+    EXPECT(!cask_frozen_is_frozen(p));
+    cask_frozen_free(p);
+}
+
 /* Many regions frozen at once, each still trapping its own writes (registry reuse). */
 static void test_many_regions(void)
 {
@@ -293,6 +323,7 @@ int main(int argc, char **argv)
     }
     test_basics();
     test_many_regions();
+    test_is_frozen_while_freezing();
     make_frozen_config(); /* sets freeze_line */
     snprintf(line, sizeof(line), "frozen_test.c:%d", freeze_line);
     char offset[32]; /* of the stale write: limits[42] */

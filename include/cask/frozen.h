@@ -84,9 +84,10 @@ int cask_frozen_thaw(void *region);
 
 /*
  * cask_frozen_is_frozen - true if region (from cask_frozen_alloc) is frozen.
- * Context: any thread that may read the region. Progress: wait-free. Ordering: none (a plain
- * read of the header; meaningful when freeze/thaw happen-before the call). Errors: aborts with
- * a report if region is not from cask_frozen_alloc.
+ * Context: any thread that may read the region, also while its owner freezes or thaws it.
+ * Progress: wait-free. Ordering: acquire: a call that returns true sees everything written to
+ * the region before the freeze. False says only that no freeze had completed when it looked.
+ * Errors: aborts with a report if region is not from cask_frozen_alloc.
  */
 bool cask_frozen_is_frozen(const void *region);
 

@@ -15,6 +15,7 @@
 #ifndef CASK_INTERNAL_FROZEN_H
 #define CASK_INTERNAL_FROZEN_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -30,7 +31,7 @@ typedef struct cask__frozen_range {
     size_t len;         /* bytes, a multiple of the page size (may be 0) */
     const char *file;   /* where it was frozen */
     int line;
-    bool frozen;
+    _Atomic bool frozen; /* is_frozen may read it while the owner freezes or thaws */
     bool registered;    /* has a registry record (slot) */
     bool transient;     /* the record was taken by freeze and goes with thaw */
     uint64_t checksum;  /* unchecked builds, while frozen */
