@@ -64,6 +64,10 @@ static void single_thread(void)
             EXPECT(out == ITEM(i));
         }
     }
+    /* The longest timeout there is: no overflow computing the deadline (UBSan in asan). */
+    EXPECT_EQ(cask_bqueue_push(q, ITEM(5), INT64_MAX), 0);
+    EXPECT_EQ(cask_bqueue_pop(q, &out, INT64_MAX), 0);
+    EXPECT(out == ITEM(5));
     EXPECT_EQ(cask_bqueue_try_push(q, ITEM(1)), 0);
     EXPECT_EQ(cask_bqueue_try_push(q, ITEM(2)), 0);
     int reason = 0;

@@ -103,6 +103,10 @@ static void timeouts(void)
     EXPECT_EQ(cask_queue_push(q, ITEM(7)), 0);
     EXPECT_EQ(cask_queue_pop(q, &out, CASK_QUEUE_FOREVER), 0);
     EXPECT(out == ITEM(7));
+    /* The longest timeout there is: no overflow computing the deadline (UBSan in asan). */
+    EXPECT_EQ(cask_queue_push(q, ITEM(8)), 0);
+    EXPECT_EQ(cask_queue_pop(q, &out, INT64_MAX), 0);
+    EXPECT(out == ITEM(8));
     cask_queue_destroy(q);
 }
 

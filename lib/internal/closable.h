@@ -65,7 +65,9 @@ static inline bool cask__close_read(const _Atomic uint64_t *word, int *reason)
 static inline int cask__wait_for(cask__eventcount *ec, int again, int64_t timeout_ns,
                                  int (*attempt)(void *), void *ctx, const char *sleep_point)
 {
-    int64_t deadline = timeout_ns < 0 ? -1 : cask__now_ns() + timeout_ns;
+    int64_t now = cask__now_ns();
+    /* No limit for a timeout past what the clock can count (INT64_MAX: 292 years from boot). */
+    int64_t deadline = timeout_ns < 0 || timeout_ns > INT64_MAX - now ? -1 : now + timeout_ns;
     int rc = attempt(ctx);
     for (int n = 0; rc == again && n < CASK__WAIT_SPINS && timeout_ns != 0; n++) {
         cask__backoff_spin_pause((unsigned)n, deadline); /* first few: leave the other's lines */
