@@ -114,10 +114,18 @@
  * Linearization points: a push at its aq.enqueue's CAS (or its fq.dequeue's empty decision, for
  * CASK_EFULL; the FAA or load of aq's Tail that saw CLOSED, for CASK_ECLOSED); a pop at its
  * aq.dequeue's consuming load; an empty pop at the SCQ's empty decision; CASK_ECLOSED from a pop
- * at the load of Head, or the FAA, that reached the drain's end; close at its fetch-or. One
+ * at the load of Head, or the FAA, that reached the drain's end; close at its fetch-or, and
+ * cask_bqueue_closed at its load of aq's Tail (not of the reason word, which close claims
+ * before it sets the bit: reading that said "closed" while pushes were still accepted). One
  * exception to "at": a push whose FAA preceded close's fetch-or may make its CAS after it (even
  * after close returned), and a pop that claimed its position may take the item after other pops
- * said CASK_ECLOSED; both calls were in progress during the close, and are ordered before it.
+ * said CASK_ECLOSED; both claimed their positions before the calls they are ordered before.
+ * CASK_EFULL is linearizable against a weaker specification than "capacity items queued": a unit
+ * of capacity is also held by a call in progress (B1: an index owned between its two ring
+ * operations; a pop gives its unit back just before it returns), so with k calls paused there,
+ * pushes say CASK_EFULL when capacity - k items are queued, and a try_push can say CASK_EFULL
+ * while a try_pop right after it says CASK_EEMPTY. The paper's index recycling has the same
+ * property; the header says so.
  *
  * Memory orders. Every RMW and load of the rings is seq_cst: acquire/release is what carries
  * data[i] (the enqueuer's CAS releases, the dequeuer's load of the entry acquires; marking an
@@ -233,8 +241,9 @@ static int cask__scq_enqueue(cask_bqueue *q, cask__scq *r, uint64_t index)
             cask__backoff_note(&cask__backoff_state.push, r, t, CASK__BACKOFF_WIDE_WINDOW_NS);
         uint64_t tcycle = cask__scq_cycle_of_pos(q, t);
         _Atomic uint64_t *slot = cask__scq_entry(q, r, t);
-        /* Acquire: the dequeuer that freed the entry is done with it. */
-        uint64_t e = atomic_load_explicit(slot, memory_order_seq_cst); /* deq's fetch_or/CAS */
+        /* No data belongs to an entry (data[index] is ordered through the other ring, B2):
+         * seq_cst for the eventcount order with the dequeuers' RMWs of this entry. */
+        uint64_t e = atomic_load_explicit(slot, memory_order_seq_cst); /* deq's fetch_or/CAS; EC */
         while (cask__scq_cycle(q, e) < tcycle && (e & cask__scq_bot(q)) == cask__scq_bot(q) &&
                ((e & cask__scq_safe(q)) != 0 ||
                 /* The paper's Head <= T test; only compared. */
@@ -270,8 +279,8 @@ static int64_t cask__scq_settle(cask_bqueue *q, cask__scq *r, uint64_t h)
         uint64_t ecycle = cask__scq_cycle(q, e);
         uint64_t idx = e & cask__scq_bot(q);
         if (ecycle == hcycle && idx != cask__scq_bot(q)) {
-            /* Consumes the entry (index := BOT); release for the enqueuer of a later cycle that
-             * will reuse it. */
+            /* Consumes the entry (index := BOT). seq_cst for the eventcount order; it carries
+             * no data (the index's next owner gets data[index] through the other ring, B2). */
             atomic_fetch_or_explicit(slot, cask__scq_bot(q),
                                      memory_order_seq_cst); /* a later enqueue's load */
             CASK__NOISE("queue.bq.deq.consumed");
@@ -472,7 +481,8 @@ static int cask__bq_pop_once(cask_bqueue *q, void **item)
          * notify, so a waiter whose re-check reads "not yet" is seen by that notify. */
         if (atomic_load_explicit(&q->reason, memory_order_seq_cst) == 0) /* close's claim; EC */
             return CASK_EEMPTY;
-        /* Acquire: the reason (stored before closed_at by the same close). */
+        /* Acquire: the reason (claimed before closed_at by the close that stored it, or seen
+         * by that close through close_claim's acquire when another close had claimed it). */
         uint64_t end = atomic_load_explicit(&q->closed_at, memory_order_seq_cst); /* close; EC */
         if (end == 0) {
             /* The close that set the bit has not stored closed_at yet (it may be paused there,
@@ -577,6 +587,12 @@ bool cask_bqueue_closed(const cask_bqueue *q, int *reason)
 {
     CASK__REQUIRE(q != NULL, "bounded queue", q, "NULL queue passed",
                   "pass a queue from cask_bqueue_create");
+    /* The bit, not the reason: the reason is claimed first, and pushes are still accepted until
+     * the bit is set (close's linearization point). Acquire (in seq_cst): the reason, claimed
+     * before the bit by the close that set it, or seen by it through close_claim's acquire. */
+    uint64_t t = atomic_load_explicit(&((cask_bqueue *)q)->aq.tail, memory_order_seq_cst); /* close's fetch_or */
+    if ((t & CASK__BQ_CLOSED) == 0)
+        return false;
     return cask__close_read(&q->reason, reason);
 }
 

@@ -57,7 +57,10 @@
  * Close. The first close CASes the reason word (so the reason is fixed before anything can be
  * refused), then marks the tail segment: FAA-or of CLOSED into t->enq, then CAS(t->next, NULL ->
  * CLOSED_LINK); if t->next already held a real segment it helps tail forward and marks that one.
- * Finally it sets `closed` and wakes every sleeper. A push is accepted iff its cell CAS (or its
+ * Finally it sets `closed` and wakes every sleeper (cask__queue_seal). A push that a mark
+ * refuses runs the same seal before it answers CASK_ECLOSED: close may be paused between marking
+ * one segment and the next, which a push linked meanwhile, and a push that starts after the
+ * refusal must not be accepted on that next one. A push is accepted iff its cell CAS (or its
  * link CAS) succeeds, and it can only get there with an index reserved by an FAA that returned no
  * CLOSED bit, or with a link CAS that found NULL, not CLOSED_LINK: both happened before the
  * marking, so the push is ordered before the close. Pushes that reserve after the marking see the
@@ -125,11 +128,18 @@
  * (lib/internal/closable.h): consumer in pop, 1p1c 67 -> 28.5 ns (row queue.1p1c.blocking).
  *
  * Linearization points: an accepted push at its successful cell CAS or link CAS (its position is
- * its index, and no pop took that index earlier, by Q3); a refused push at the FAA that returned
- * CLOSED or the load that found CLOSED_LINK; a pop of an item at the load or XCHG that got it;
+ * its index, and no pop took that index earlier, by Q3); a refused push when its seal is done
+ * (after the FAA that returned CLOSED or the load that found CLOSED_LINK, at its return); a pop
+ * of an item at the load or XCHG that got it;
  * an empty pop at its load of `enq` (deq was already >= enq and next was NULL then, as next only
  * changes once), or, after a used-up segment, at its load of `next` that found no segment;
- * close at its FAA-or on the last segment.
+ * close when the seal is done: the first store of `closed` (by close, or by a push refused by a
+ * mark, which seals before it answers); cask_queue_closed at its load of `closed`. Pushes
+ * accepted before that reserved their index before the mark of their segment; a push is refused
+ * only after `closed` is stored (it stores it itself); so a refusal, or closed() saying true,
+ * is never followed by a push that starts later and is accepted. (A push that reserved its index
+ * before the mark may make its cell CAS after the seal: it was in progress during the close and
+ * is ordered before it, as in the bounded queue.)
  *
  * Memory orders. The item is published by the cell CAS (release) and received by the XCHG
  * (acquire); a new segment's contents by the link CAS (release) and the loads of next, head and
@@ -285,6 +295,38 @@ static void cask__queue_help_tail(cask_queue *q, void *t, void *next)
                                             memory_order_relaxed);
 }
 
+/*
+ * Seals the queue: marks the tail segment (CLOSED into enq, then CLOSED_LINK into next), and,
+ * where a push linked one more segment first, helps tail forward and marks that one too, until
+ * a segment's next is CLOSED_LINK; then sets `closed` and wakes every sleeper. Run by close,
+ * and by a push refused by a mark before it returns CASK_ECLOSED, so that no push that starts
+ * after a refusal is accepted on a segment not yet marked (close may be paused between two).
+ * Only after a close claimed the reason (every mark follows a claim). The slot is reset.
+ */
+static void cask__queue_seal(cask_queue *q, cask_hp_slot *slot)
+{
+    for (;;) {
+        cask__qseg *t = cask_hp_protect(slot, &q->tail);
+        /* Every later reservation on t is refused, and sees the reason. */
+        atomic_fetch_or_explicit(&t->enq, CLOSED_BIT, memory_order_seq_cst); /* push's FAA */
+        CASK__NOISE("queue.close.marked");
+        void *next = NULL;
+        /* One of this CAS and a push's link CAS wins; on failure, acquire next's contents. */
+        if (atomic_compare_exchange_strong_explicit(&t->next, &next, CLOSED_LINK,
+                                                    memory_order_seq_cst, /* link CAS; EC */
+                                                    memory_order_acquire) || /* link CAS */
+            next == CLOSED_LINK)
+            break;
+        cask__queue_help_tail(q, t, next); /* a push linked one more segment: mark that too */
+    }
+    cask_hp_reset(slot);
+    /* The marking is done, so "closed and empty" is final for a pop that reads this; seq_cst
+     * before the notify's load of the waiter count (eventcount). */
+    atomic_store_explicit(&q->closed, true, memory_order_seq_cst); /* pops' and closed()'s loads; EC */
+    CASK__NOISE("queue.close.done");
+    cask__ec_notify(&q->ec);
+}
+
 /* The push loop; the slot is acquired and is reset before returning. */
 static int cask__queue_put(cask_queue *q, cask_hp_slot *slot, void *item)
 {
@@ -297,7 +339,7 @@ static int cask__queue_put(cask_queue *q, cask_hp_slot *slot, void *item)
                                                memory_order_seq_cst); /* close's fetch_or; EC */
         CASK__NOISE("queue.push.reserved");
         if (i & CLOSED_BIT) {
-            cask_hp_reset(slot);
+            cask__queue_seal(q, slot); /* before the answer: no later push may be accepted */
             return CASK_ECLOSED;
         }
         cask__backoff_note(&cask__backoff_state.push, t, i, CASK__BACKOFF_WINDOW_NS);
@@ -337,7 +379,7 @@ static int cask__queue_put(cask_queue *q, cask_hp_slot *slot, void *item)
             cask__free(fresh); /* never published */
         }
         if (next == CLOSED_LINK) {
-            cask_hp_reset(slot);
+            cask__queue_seal(q, slot); /* sealed already: sets `closed` if close has not yet */
             return CASK_ECLOSED;
         }
         cask__queue_help_tail(q, t, next);
@@ -482,26 +524,7 @@ int cask_queue_close(cask_queue *q, int reason)
         return rc;
     rc = cask__close_claim(&q->reason, reason);
     CASK__NOISE("queue.close.reason");
-    for (;;) {
-        cask__qseg *t = cask_hp_protect(slot, &q->tail);
-        /* Every later reservation on t is refused, and sees the reason. */
-        atomic_fetch_or_explicit(&t->enq, CLOSED_BIT, memory_order_seq_cst); /* push's FAA */
-        CASK__NOISE("queue.close.marked");
-        void *next = NULL;
-        /* One of this CAS and a push's link CAS wins; on failure, acquire next's contents. */
-        if (atomic_compare_exchange_strong_explicit(&t->next, &next, CLOSED_LINK,
-                                                    memory_order_seq_cst, /* link CAS; EC */
-                                                    memory_order_acquire) || /* link CAS */
-            next == CLOSED_LINK)
-            break;
-        cask__queue_help_tail(q, t, next); /* a push linked one more segment: mark that too */
-    }
-    cask_hp_reset(slot);
-    /* The marking is done, so "closed and empty" is final for a pop that reads this; seq_cst
-     * before the notify's load of the waiter count (eventcount). */
-    atomic_store_explicit(&q->closed, true, memory_order_seq_cst); /* pops' load; EC */
-    CASK__NOISE("queue.close.done");
-    cask__ec_notify(&q->ec);
+    cask__queue_seal(q, slot);
     return rc;
 }
 
@@ -509,6 +532,10 @@ bool cask_queue_closed(const cask_queue *q, int *reason)
 {
     CASK__REQUIRE(q != NULL, "queue", q, "NULL queue passed",
                   "pass a queue from cask_queue_create");
+    /* The seal, not the reason: the reason is claimed first, and pushes are still accepted
+     * until the seal is done. Acquire (in seq_cst): the reason, claimed before the marks. */
+    if (!atomic_load_explicit(&((cask_queue *)q)->closed, memory_order_seq_cst)) /* seal's store */
+        return false;
     return cask__close_read(&q->reason, reason);
 }
 

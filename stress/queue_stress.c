@@ -435,13 +435,23 @@ static void close_worker(cask_stress_run *run, int i, void *arg)
                     cask_stress_fail(run, "push after close returned %s, want CASK_ECLOSED",
                                      rc == 0 ? "0 (accepted)" : cask_strerror(rc));
             }
+            /* Close is one instant: once closed() said true, or a push was refused, no push
+             * that starts later is accepted. */
+            bool seen_closed = c->bq != NULL ? cask_bqueue_closed(c->bq, NULL)
+                                             : cask_queue_closed(c->q, NULL);
             int rc = rec_push(c, i, tagged(i, s));
+            if (seen_closed && rc == 0)
+                cask_stress_fail(run, "closed() said true, then a push was accepted");
             if (rc == CASK_ECLOSED) {
                 int reason = 0;
                 bool closed = c->bq != NULL ? cask_bqueue_closed(c->bq, &reason)
                                             : cask_queue_closed(c->q, &reason);
                 if (!closed || reason != -1234)
                     cask_stress_fail(run, "push refused but reason unreadable (%d)", reason);
+                rc = rec_push(c, i, tagged(i, ++s));
+                if (rc != CASK_ECLOSED)
+                    cask_stress_fail(run, "a push was refused, then the next one returned %s",
+                                     rc == 0 ? "0 (accepted)" : cask_strerror(rc));
                 if (i == 2) {
                     /* A second close, racing with the first one's last steps: it loses, and
                      * once it has returned, pops must not say CASK_EEMPTY any more. */

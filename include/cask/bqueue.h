@@ -20,13 +20,15 @@
  *   destroy          no      no     no      no     no     no      no      no
  *
  * Progress: try_push and try_pop are lock-free (Nikolaev's SCQ: single-width CAS and FAA only;
- * a producer or consumer paused in the middle of an operation never stops the others), and
- * never allocate. push and pop block: they spin briefly, then sleep on a futex. Close included:
+ * a producer or consumer paused in the middle of an operation never stops the others from
+ * completing), and never allocate. A call paused in the middle holds one unit of capacity until
+ * it goes on (the slot it took for its item, or the one it emptied): with k calls paused,
+ * pushes may say CASK_EFULL when capacity - k items are queued. push and pop block: they spin briefly, then sleep on a futex. Close included:
  * once close has returned, pops return the items accepted before it and then CASK_ECLOSED,
  * without waiting for a producer paused in the middle of try_push (that push is then refused
  * with CASK_ECLOSED, or its item was accepted and is among those returned; a pop paused in the
- * middle of try_pop may still return an item after others said CASK_ECLOSED: both were in
- * progress during the close). Under contention a call may return
+ * middle of try_pop may still return an item after others said CASK_ECLOSED: it had claimed
+ * that item's place before they answered). Under contention a call may return
  * CASK_QUEUE_BACKOFF_NS late, after it took effect: the contention backoff of cask/queue.h; a
  * try_pop that finds the queue empty again right after this thread's previous one did may
  * return CASK_QUEUE_EMPTY_PAUSE_NS late (the empty-poll pause, also there).
@@ -81,8 +83,9 @@ size_t cask_bqueue_capacity(const cask_bqueue *queue);
 /*
  * cask_bqueue_try_push - append item if there is room.
  * Returns 0: accepted, it will be returned by exactly one pop. Otherwise refused, the queue
- * unchanged: CASK_EINVAL if item is NULL; CASK_EFULL if the queue held `capacity` items at some
- * moment during the call (and was not closed); CASK_ECLOSED if it is closed (also when full).
+ * unchanged: CASK_EINVAL if item is NULL; CASK_EFULL if at some moment during the call every
+ * unit of capacity was held, by a queued item or by a push or pop in progress (see Progress), and
+ * the queue was not closed; CASK_ECLOSED if it is closed (also when full).
  * Context: any thread; never sleeps. Progress: lock-free; never allocates.
  * Ordering: on success, release: everything before the push happens before whatever the
  * consumer of the item does after its pop. On failure none (CASK_ECLOSED: acquire, the reason
@@ -135,7 +138,9 @@ int cask_bqueue_pop(cask_bqueue *queue, void **item, int64_t timeout_ns);
 int cask_bqueue_close(cask_bqueue *queue, int reason);
 
 /*
- * cask_bqueue_closed - true if closed; then *reason (if not NULL) gets the winning reason.
+ * cask_bqueue_closed - true once a close has taken effect: from then on every push is refused
+ * (a close still between claiming its reason and marking the queue is not seen yet); then
+ * *reason (if not NULL) gets the winning reason.
  * Context: any thread; wait-free. Ordering: acquire when true. Memory, errors: none.
  */
 bool cask_bqueue_closed(const cask_bqueue *queue, int *reason);

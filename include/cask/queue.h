@@ -183,8 +183,9 @@ int cask_queue_pop(cask_queue *queue, void **item, int64_t timeout_ns);
 int cask_queue_close(cask_queue *queue, int reason);
 
 /*
- * cask_queue_closed - true if the queue has been closed; then *reason (if not NULL) receives the
- * reason given to the close that won.
+ * cask_queue_closed - true once a close has taken effect: from then on every push is refused (a
+ * close still between claiming its reason and marking the queue is not seen yet); then *reason
+ * (if not NULL) receives the reason given to the close that won.
  * Context: any thread. Progress: wait-free. Ordering: acquire when it returns true (pairs with
  * the close). Memory, errors: none.
  */

@@ -34,6 +34,12 @@ $m queue-relaxed-publish lib/queue.c '/&t->cells\[i\], &expected, item,$/{n;s/me
     tsan queue.pairs,queue.split no "push publishes the item into its cell with a relaxed CAS, so the consumer's reads of the item are not ordered after the producer's writes"
 $m queue-no-head-revalidate lib/queue.c '/^static int cask__queue_take/,/^}/s/cask__qseg \*h = cask_hp_protect(slot, &q->head);/cask__qseg *h = atomic_load_explicit(\&q->head, memory_order_acquire); CASK__NOISE("queue.pop.loaded"); cask_hp_set(slot, h);/' \
     tsan queue.pairs,queue.split no "pop announces the head segment in its hazard slot but never re-reads head, so it can use a segment that was already retired and freed"
+$m queue-refusal-skips-seal lib/queue.c '/^static int cask__queue_put/,/^}/s/^            cask__queue_seal(q, slot); \/\* before the answer: no later push may be accepted \*\/$/            cask_hp_reset(slot);/' \
+    invariant - no "a push refused by a segment's mark answers CASK_ECLOSED at once instead of finishing the seal first: while close is paused before the next segment (linked by a push in progress), a push that starts after the refusal is accepted there" \
+    asan //tests:queue_close_order_test
+$m bqueue-closed-reads-reason lib/bqueue.c '/^bool cask_bqueue_closed/,/^}/s/^    if ((t \& CASK__BQ_CLOSED) == 0)$/    if (0 \&\& (t \& CASK__BQ_CLOSED) == 0)/' \
+    invariant - no "cask_bqueue_closed answers from the reason word, which close claims before it sets the bit: it says closed while pushes are still accepted" \
+    asan //tests:queue_close_order_test
 $m queue-close-skips-mark lib/queue.c 's/^        atomic_fetch_or_explicit(&t->enq, CLOSED_BIT, memory_order_seq_cst);/        (void)CLOSED_BIT;/' \
     invariant queue.close no "close does not set the CLOSED bit in the tail segment's index, so pushes into its free cells are accepted after close returned"
 $m queue-closed-before-empty lib/queue.c 's/^            if (d >= e \&\& (next == NULL || next == CLOSED_LINK)) {$/            if (closed || (d >= e \&\& (next == NULL || next == CLOSED_LINK))) {/' \
