@@ -41,7 +41,9 @@
  * same acquire loads, unseen by TSan); the report is written with the write system call, as
  * TSan's write() interceptor releases on the descriptor (a pipe's, say) under the slot lock;
  * and the pass-on blocks SIGSEGV in the returned-to mask instead of calling sigaction(), an
- * interceptor that takes the lock too. TSan loses nothing it needs: the handler's only plain
+ * interceptor that takes the lock too (a SIGSEGV that was sent, not raised by a fault, would
+ * not come back: for that one the default action is restored by the rt_sigaction system call
+ * and the signal sent again, cask__frozen_die_by). TSan loses nothing it needs: the handler's only plain
  * read of shared memory is `cask__frozen_previous`, which the real sigaction() fills in (TSan
  * records no write there) before the release store of `cask__frozen_previous_ready` that the
  * handler acquires; the rest is the registry's atomics. The report's formatting
@@ -53,8 +55,8 @@
  * handle_segv=0). tests/frozen_test.c dies by an atomic release store and by a seq_cst RMW into
  * frozen memory under TSan too, with stderr a pipe.
  *
- * Unchecked builds (CASK_CHECKED=0, as with -DNDEBUG in --config=opt) take a 64-bit FNV-1a
- * checksum of the data at the freeze and recompute it on thaw, free and verify; a mismatch
+ * Unchecked builds (CASK_CHECKED=0, as with -DNDEBUG in --config=opt) take a 64-bit
+ * multiply-xorshift checksum (four lanes; cask__frozen_checksum) of the data at the freeze and recompute it on thaw, free and verify; a mismatch
  * aborts with the same report ("modified after freeze"). Cheap, but it finds the write late and
  * does not say where it came from.
  *
@@ -83,6 +85,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <ucontext.h>
 #include <unistd.h>
 
@@ -252,6 +255,23 @@ static uint64_t cask__frozen_checksum(const cask__frozen_range *r)
     return sum;
 }
 
+/* Makes the process die by `sig` when the handler returns: the default action back, by the
+ * rt_sigaction system call (the sigaction() interceptor of TSan takes a lock a faulting atomic
+ * may hold, see the design note), then the signal sent again to this thread by tgkill; it stays
+ * pending while the handler runs (SIGSEGV is blocked in it) and is delivered, with the default
+ * action, on return. The kernel's struct sigaction: handler, flags, restorer, 8-byte mask. */
+CASK__UNSEEN_BY_TSAN static void cask__frozen_die_by(int sig)
+{
+    struct {
+        void (*handler)(int);
+        unsigned long flags;
+        void (*restorer)(void);
+        uint64_t mask;
+    } dfl = {SIG_DFL, 0, NULL, 0};
+    syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof(dfl.mask));
+    syscall(SYS_tgkill, syscall(SYS_getpid), syscall(SYS_gettid), sig);
+}
+
 /* Passes a fault that is not a write to frozen memory to whoever handled SIGSEGV before.
  * Not instrumented by TSan: it runs in the handler (see the design note). */
 CASK__UNSEEN_BY_TSAN static void cask__frozen_pass_on(int sig, siginfo_t *info, void *context)
@@ -267,6 +287,17 @@ CASK__UNSEEN_BY_TSAN static void cask__frozen_pass_on(int sig, siginfo_t *info, 
             p->sa_handler(sig);
             return;
         }
+    }
+    bool ignored = atomic_load_explicit(&cask__frozen_previous_ready, memory_order_acquire) && /* acquire: as above */
+                   !(cask__frozen_previous.sa_flags & SA_SIGINFO) &&
+                   cask__frozen_previous.sa_handler == SIG_IGN;
+    if (info != NULL && info->si_code <= 0) {
+        /* Sent, not raised by a fault (kill, raise, sigqueue): nothing faults again when the
+         * handler returns, so blocking it would swallow the signal and leave SIGSEGV blocked.
+         * Ignored: done. Default: die by it, as without cask. */
+        if (!ignored)
+            cask__frozen_die_by(sig);
+        return;
     }
     /* Default (or ignored, which for a fault would loop): return with the signal blocked in the
      * mask the kernel restores, so the instruction faults again with SIGSEGV blocked, which Linux
@@ -325,8 +356,12 @@ static void cask__frozen_install(void)
     sa.sa_sigaction = cask__frozen_on_fault;
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK; /* no SA_NODEFER: a fault in the handler is fatal */
     sigemptyset(&sa.sa_mask);
-    cask__frozen_handler_ok = sigaction(SIGSEGV, &sa, &cask__frozen_previous) == 0;
-    atomic_store_explicit(&cask__frozen_previous_ready, cask__frozen_handler_ok, memory_order_release); /* Release: pairs with the acquire load in cask__frozen_pass_on */
+    /* The program's handler is read and published before ours goes live, so that a fault in
+     * another thread meanwhile is passed to it, not to the default action. */
+    if (sigaction(SIGSEGV, NULL, &cask__frozen_previous) != 0)
+        return; /* cask__frozen_handler_ok stays false: checked freezes say CASK_ENOMEM */
+    atomic_store_explicit(&cask__frozen_previous_ready, true, memory_order_release); /* Release: pairs with the acquire load in cask__frozen_pass_on */
+    cask__frozen_handler_ok = sigaction(SIGSEGV, &sa, NULL) == 0;
 }
 
 static void cask__frozen_die_modified(const cask__frozen_range *r)

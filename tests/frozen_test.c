@@ -229,6 +229,32 @@ static void test_other_faults_pass_through(void)
     }
 }
 
+/* A SIGSEGV sent by kill() (no fault behind it) still ends the process, with the trap's
+ * handler installed: returning from the handler does not fault again, so blocking the signal
+ * there would swallow it (and leave SIGSEGV blocked in that thread). */
+static void sent_sigsegv(void *arg)
+{
+    (void)arg;
+    make_frozen_config(); /* installs the trap's handler in checked builds */
+    kill(getpid(), SIGSEGV);
+    sigset_t now;
+    sigprocmask(SIG_BLOCK, NULL, &now);
+    fprintf(stderr, "survived a sent SIGSEGV%s\n",
+            sigismember(&now, SIGSEGV) ? "; SIGSEGV is now blocked" : "");
+    _exit(0);
+}
+
+static void test_sent_sigsegv_kills(void)
+{
+    char out[8192];
+    int status = 0;
+    EXPECT(run_child(sent_sigsegv, NULL, out, sizeof(out), &status));
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        fprintf(stderr, "%s", out);
+    EXPECT(!(WIFEXITED(status) && WEXITSTATUS(status) == 0)); /* died (sanitizers: their report) */
+    EXPECT(strstr(out, "frozen region") == NULL);
+}
+
 /* A page-aligned pointer whose previous page is not mapped is rejected, not read around; so is
  * a frozen vector's array (frozen storage, but not a region). */
 static void test_not_a_region(void)
@@ -356,6 +382,7 @@ int main(int argc, char **argv)
         EXPECT(died);
     }
     test_other_faults_pass_through();
+    test_sent_sigsegv_kills();
     test_not_a_region();
     return 0;
 }
