@@ -75,8 +75,10 @@
  *   Q2  A segment is retired only by the pop whose CAS moved head past it, after tail was seen
  *       past it (helped forward first), so it is unreachable from head and tail (the sources
  *       that protect reads) when retired.
- *   Q3  A cell goes NULL -> item -> TAKEN or NULL -> TAKEN, never back; only the pusher that
- *       reserved index i writes an item into cell i.
+ *   Q3  A cell goes NULL -> item (and stays, or becomes TAKEN when the exchange of the pop
+ *       that owns index i came just after the push) or NULL -> TAKEN, never back to NULL; only the
+ *       pusher that reserved index i writes an item into cell i. So a cell holding an item
+ *       may already be taken: the peek below is a hint, never an answer.
  *   Q4  next goes NULL -> segment or NULL -> CLOSED_LINK, never back.
  *
  * Pop's peek. Before it reads enq, a pop loads cell deq of the head segment; if that holds an
@@ -148,7 +150,8 @@
  * pop: the eventcount (lib/internal/futex.h) needs the store that makes the queue non-empty and
  * the waker's load of the waiter count in one total order with the waiter's registration and
  * re-check. On x86-64 a seq_cst RMW is the same locked instruction as a release one and a seq_cst
- * load a plain load, so this costs nothing there. The reason word is CAS acq_rel; `closed` is read
+ * load a plain load, so this costs nothing there. The reason word is claimed by a CAS (seq_cst;
+ * acquire on failure); `closed` is read
  * seq_cst (acquire suffices for the reason; seq_cst for the eventcount). In the code, every
  * non-relaxed access names on its own line what it pairs with; "EC" there means "and in the
  * eventcount's total order". The close-reason word and the wait loop are shared with the bounded
@@ -201,6 +204,7 @@ typedef struct cask__qseg {
     _Alignas(64) _Atomic uint64_t deq; /* next index to take */
     _Alignas(64) _Atomic(void *) next; /* NULL, the next segment, or CLOSED_LINK (Q4) */
     uint64_t id;                       /* position in the list, for cask_queue_length */
+    _Atomic uint64_t sealed_enq;       /* 0; once marked, enq before the mark + 1 (length) */
     cask_hp_retired retired;
     _Alignas(64) _Atomic(void *) cells[N];
 } cask__qseg;
@@ -227,6 +231,7 @@ static cask__qseg *cask__qseg_new(uint64_t id, void *first)
     atomic_init(&s->enq, first != NULL ? 1 : 0);
     atomic_init(&s->deq, 0);
     atomic_init(&s->next, NULL);
+    atomic_init(&s->sealed_enq, 0);
     s->id = id;
     atomic_init(&s->cells[0], first);
     for (size_t i = 1; i < N; i++)
@@ -305,15 +310,23 @@ static void cask__queue_help_tail(cask_queue *q, void *t, void *next)
  */
 static void cask__queue_seal(cask_queue *q, cask_hp_slot *slot)
 {
+    /* Already sealed (the flag is stored only after the whole chain is): nothing to do. */
+    if (atomic_load_explicit(&q->closed, memory_order_seq_cst)) { /* seal's store */
+        cask_hp_reset(slot);
+        return;
+    }
     for (;;) {
         cask__qseg *t = cask_hp_protect(slot, &q->tail);
         /* Every later reservation on t is refused, and sees the reason. */
-        atomic_fetch_or_explicit(&t->enq, CLOSED_BIT, memory_order_seq_cst); /* push's FAA */
+        uint64_t before = atomic_fetch_or_explicit(&t->enq, CLOSED_BIT,
+                                                   memory_order_seq_cst); /* push's FAA */
+        if ((before & CLOSED_BIT) == 0) /* the first mark: refused reservations come after */
+            atomic_store_explicit(&t->sealed_enq, before + 1, memory_order_relaxed); /* a count */
         CASK__NOISE("queue.close.marked");
         void *next = NULL;
         /* One of this CAS and a push's link CAS wins; on failure, acquire next's contents. */
         if (atomic_compare_exchange_strong_explicit(&t->next, &next, CLOSED_LINK,
-                                                    memory_order_seq_cst, /* link CAS; EC */
+                                                    memory_order_seq_cst, /* loads of next; EC */
                                                     memory_order_acquire) || /* link CAS */
             next == CLOSED_LINK)
             break;
@@ -357,7 +370,7 @@ static int cask__queue_put(cask_queue *q, cask_hp_slot *slot, void *item)
             CASK__NOISE("queue.push.overtaken"); /* a pop gave up on cell i: reserve again */
             continue;
         }
-        void *next = atomic_load_explicit(&t->next, memory_order_acquire); /* the link CAS */
+        void *next = atomic_load_explicit(&t->next, memory_order_acquire); /* link or seal CAS */
         CASK__NOISE("queue.push.full");
         if (next == NULL) {
             cask__qseg *fresh = cask__qseg_new(t->id + 1, item);
@@ -386,6 +399,18 @@ static int cask__queue_put(cask_queue *q, cask_hp_slot *slot, void *item)
     }
 }
 
+/*
+ * A pop found the queue empty, having read `closed` (as `was`) before it looked. If that said
+ * open, it reads `closed` again: a close may have completed meanwhile, and pops drained the
+ * queue after it; then there was no moment in this call when the queue was open and empty, so
+ * CASK_EEMPTY would not be linearizable, and the pop looks once more, to answer CASK_ECLOSED
+ * (at most once: `closed` never goes back). Still open: CASK_EEMPTY, at the emptiness check.
+ */
+static bool cask__queue_closed_since(cask_queue *q, bool was)
+{
+    return !was && atomic_load_explicit(&q->closed, memory_order_seq_cst); /* seal's store; EC */
+}
+
 /* The pop loop: 0, CASK_EEMPTY or CASK_ECLOSED; the slot is reset before returning. */
 static int cask__queue_take(cask_queue *q, cask_hp_slot *slot, void **item)
 {
@@ -406,6 +431,8 @@ static int cask__queue_take(cask_queue *q, cask_hp_slot *slot, void **item)
             e &= ~CLOSED_BIT;
             void *next = atomic_load_explicit(&h->next, memory_order_seq_cst); /* link CAS; EC */
             if (d >= e && (next == NULL || next == CLOSED_LINK)) {
+                if (cask__queue_closed_since(q, closed))
+                    continue; /* once more, seeing it closed */
                 cask_hp_reset(slot);
                 return closed ? CASK_ECLOSED : CASK_EEMPTY;
             }
@@ -435,6 +462,8 @@ static int cask__queue_take(cask_queue *q, cask_hp_slot *slot, void **item)
          * waker's load of the waiter count (eventcount). */
         void *next = atomic_load_explicit(&h->next, memory_order_seq_cst); /* link CAS; EC */
         if (next == NULL || next == CLOSED_LINK) {
+            if (cask__queue_closed_since(q, closed))
+                continue; /* once more, seeing it closed */
             cask_hp_reset(slot);
             return closed ? CASK_ECLOSED : CASK_EEMPTY;
         }
@@ -550,7 +579,13 @@ size_t cask_queue_length(cask_queue *q)
     first += d < N ? d : N;
     cask__qseg *t = cask_hp_protect(slot, &q->tail);
     uint64_t last = t->id * N;
-    uint64_t e = atomic_load_explicit(&t->enq, memory_order_relaxed) & ~CLOSED_BIT;
+    uint64_t e = atomic_load_explicit(&t->enq, memory_order_relaxed);
+    if (e & CLOSED_BIT) { /* refused pushes reserved indices too: count up to the mark */
+        uint64_t sealed = atomic_load_explicit(&t->sealed_enq, memory_order_relaxed);
+        e &= ~CLOSED_BIT;
+        if (sealed != 0 && sealed - 1 < e)
+            e = sealed - 1;
+    }
     last += e < N ? e : N;
     cask_hp_reset(slot);
     return last > first ? (size_t)(last - first) : 0;

@@ -64,10 +64,14 @@ static void close_semantics(void)
     EXPECT(cask_queue_closed(q, &reason));
     EXPECT_EQ(reason, CASK_ENOMEM);
     EXPECT_EQ(cask_queue_push(q, ITEM(999)), CASK_ECLOSED);
+    for (int i = 0; i < 10; i++) /* refused pushes reserve indices too: not items */
+        EXPECT_EQ(cask_queue_push(q, ITEM(999)), CASK_ECLOSED);
+    EXPECT_EQ(cask_queue_length(q), n); /* exact: nothing runs concurrently */
     void *out;
     for (size_t i = 0; i < n; i++) {
         EXPECT_EQ(cask_queue_try_pop(q, &out), 0);
         EXPECT(out == ITEM(i));
+        EXPECT_EQ(cask_queue_length(q), n - i - 1);
     }
     EXPECT_EQ(cask_queue_try_pop(q, &out), CASK_ECLOSED);
     EXPECT_EQ(cask_queue_pop(q, &out, CASK_QUEUE_FOREVER), CASK_ECLOSED);

@@ -9,6 +9,9 @@
  *     and is parked before it moves tail; close marked the old segment and is parked before it
  *     goes on to the new one. A push refused by the mark, then P's return, then a new push on
  *     the new segment: that push must be refused too (before the fix it was accepted).
+ *   unbounded, empty only after the close: a pop read "open", is parked, and meanwhile close
+ *     completes and another pop takes the last item; the parked pop must say CASK_ECLOSED
+ *     (before the fix it said CASK_EEMPTY, which no moment of its call allows).
  *   both queues, reason claimed, nothing refused yet: close is parked between its claim of the
  *     reason and its mark; closed() must say false while pushes are still accepted (before the
  *     fix it said true, and a push after it was accepted).
@@ -179,9 +182,48 @@ static void closed_before_marked(bool bounded)
         cask_queue_destroy(q);
 }
 
+/* A pop that read "open" and then found the queue empty only after a close and other pops
+ * drained it: the queue was never open and empty during its call, so it must say ECLOSED. */
+typedef struct {
+    gate *g;
+    cask_queue *q;
+    int rc;
+} pop_call;
+
+static void *run_pop(void *arg)
+{
+    pop_call *c = arg;
+    my_gate = c->g;
+    void *x = NULL;
+    c->rc = cask_queue_try_pop(c->q, &x);
+    return NULL;
+}
+
+static void unbounded_empty_after_close(void)
+{
+    cask_queue *q;
+    EXPECT_EQ(cask_queue_create(&q), 0);
+    EXPECT_EQ(cask_queue_push(q, ITEM(1)), 0);
+    gate gb;
+    gate_init(&gb, "queue.pop.protected");
+    pop_call b = {&gb, q, -1};
+    pthread_t tb;
+    EXPECT_EQ(pthread_create(&tb, NULL, run_pop, &b), 0);
+    gate_wait_parked(&gb); /* read `closed` (false), not yet looked at the cells */
+    EXPECT_EQ(cask_queue_close(q, 9), 0);
+    void *x = NULL;
+    EXPECT_EQ(cask_queue_try_pop(q, &x), 0); /* takes the item b would have had */
+    EXPECT(x == ITEM(1));
+    gate_release(&gb);
+    EXPECT_EQ(pthread_join(tb, NULL), 0);
+    EXPECT_EQ(b.rc, CASK_ECLOSED); /* open and empty never held during b's call */
+    cask_queue_destroy(q);
+}
+
 int main(void)
 {
     unbounded_refused_then_accepted();
+    unbounded_empty_after_close();
     closed_before_marked(false);
     closed_before_marked(true);
     return 0;

@@ -21,8 +21,9 @@
  *   length       yes    yes      yes    yes    yes     yes     no
  *   destroy      no     no       no     no     no      no      no
  *
- * Progress: push, try_pop, close and length are lock-free (a call retries only when another call
- * made progress); they allocate only when a push fills a segment of CASK_QUEUE_SEGMENT cells
+ * Progress: push, try_pop, close and length are lock-free (a push or pop that another one
+ * overtook retries, but each retry uses up one of a segment's CASK_QUEUE_SEGMENT indices, so a
+ * call can be held up only while others complete); they allocate only when a push fills a segment of CASK_QUEUE_SEGMENT cells
  * (malloc may take a lock) and on a thread's first use of hazard pointers. pop blocks: it spins
  * briefly, then sleeps on a futex until an item arrives, the queue is closed or the timeout ends.
  * Under contention a push or pop may return CASK_QUEUE_BACKOFF_NS late (contention backoff,
@@ -121,7 +122,9 @@ int cask_queue_create(cask_queue **out);
  * Context: no other call on this queue may run concurrently or afterwards (join the threads or
  * hand over with release/acquire first). Having popped every item is not enough: a push still
  * touches the queue (the wake-up of sleeping pops) after its item can already be popped, so the
- * consumer of the last item may run before that pusher returns from push. Progress: bounded by
+ * consumer of the last item may run before that pusher returns from push; and a pop may answer
+ * CASK_ECLOSED while close (or a refused push, which finishes the close's marking) is still
+ * inside the queue. Join or hear back from every thread that calls it. Progress: bounded by
  * the segments left.
  * Ordering: none. Memory: segments still linked are freed at once; segments already retired are
  * freed by the hazard-pointer domain as usual. Errors: none.

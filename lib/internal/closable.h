@@ -12,8 +12,9 @@
  * producer's lines before every push, nor a waiting producer the consumer's; none that would
  * end past the deadline), then sleep on an eventcount (lib/internal/futex.h): register,
  * re-check with `attempt`, sleep, unregister, try again. No wake-up is lost as long as whatever
- * makes `attempt` succeed is a seq_cst RMW followed by cask__ec_notify on the same eventcount
- * (the futex.h argument). A deadline that passes while `attempt` still says `again` ends the loop
+ * makes `attempt` succeed is a seq_cst write (an RMW, or close's store of its flag) followed by
+ * cask__ec_notify on the same eventcount, and `attempt` reads it seq_cst (the futex.h argument:
+ * all of it in one total order). A deadline that passes while `attempt` still says `again` ends the loop
  * with CASK_ETIMEDOUT, after one last try.
  */
 #ifndef CASK_INTERNAL_CLOSABLE_H
@@ -69,7 +70,9 @@ static inline int cask__wait_for(cask__eventcount *ec, int again, int64_t timeou
     /* No limit for a timeout past what the clock can count (INT64_MAX: 292 years from boot). */
     int64_t deadline = timeout_ns < 0 || timeout_ns > INT64_MAX - now ? -1 : now + timeout_ns;
     int rc = attempt(ctx);
-    for (int n = 0; rc == again && n < CASK__WAIT_SPINS && timeout_ns != 0; n++) {
+    if (rc == again && timeout_ns == 0)
+        return CASK_ETIMEDOUT; /* one try: no spin, no registration, no sleep */
+    for (int n = 0; rc == again && n < CASK__WAIT_SPINS; n++) {
         cask__backoff_spin_pause((unsigned)n, deadline); /* first few: leave the other's lines */
         rc = attempt(ctx);
     }
