@@ -141,38 +141,55 @@ enum cask__snap_edge {
 
 /*
  * cask__snap_gp_edge - tell ThreadSanitizer what liburcu's grace period guarantees; nothing in
- * other builds. E1 and E2 release one token, E3 acquires it, so TSan sees every E1/E2 that
- * precedes an E3 in real time as happening before it.
- * Proof that these edges state only true orderings. E3 for object p runs in the callback of the
- * call_rcu that retired p, after a grace period that began after that call_rcu (I3). A grace
- * period ends only after every read section (memb) running when it began has ended, or after
- * every QSBR reader online when it began has passed a quiescent state. A reader that accessed p
- * loaded it from `current` before the swap that removed it, so its section was running when the
- * grace period began, and its E1, just before the liburcu unlock or quiescent state that let the
- * grace period end, precedes the callback's E3 in real time; TSan's release accumulates into the
- * token's clock, so E3 sees it. E2/E3: call_rcu's queue hand-off really orders the writer before
- * the callback.
- * What it does not do: it never orders a writer before a reader (readers never acquire), so a
- * publication that is not a release still shows as a race; and a free that skips call_rcu has no
- * E3 and still shows as a race with the reader (mutants snap-relaxed-publish,
- * snap-free-without-grace). Over-approximation: E1 covers every section, not only those that saw
- * p; this can hide a use of p after its section ended (a contract violation) only if that use
- * also precedes some later E1, and the checked build's read-outside-section check catches that.
+ * other builds. `record` is the rcu_head being handed to call_rcu (E2) or whose callback starts
+ * (E3); NULL for E1.
+ *   E1 (a reader's protection ends) releases one global token;
+ *   E2 (a writer hands a record to call_rcu) releases that record;
+ *   E3 (the record's callback starts) acquires the record, then the token.
+ * Proof that the edges it adds are true orderings, except where said below. E2 -> E3 on the same
+ * record: call_rcu's queue hand-off orders the writer's call before its own callback (liburcu's
+ * queue is uninstrumented, so TSan would not see it otherwise). E1 -> E3 for the readers that
+ * matter: E3 for object p runs after a grace period that began after the call_rcu that retired
+ * p (I3). A grace period ends only after every read section (memb) running when it began has
+ * ended, or every QSBR reader online when it began has passed a quiescent state. A reader that
+ * accessed p loaded it from `current` before the swap that removed it, so its section was
+ * running when the grace period began, and its E1, just before the liburcu unlock or quiescent
+ * state that let the grace period end, precedes E3 in real time; TSan's release accumulates into
+ * the token's clock, so E3 sees it.
+ * The false edges, and what they can hide: the token carries every E1 that precedes E3 in real
+ * time, not only those of sections running when p's grace period began. A reader that keeps p
+ * after its section ended (a contract violation: a use after its read_end) and then, on the same
+ * thread, ends another section before p's callback starts, is shown to TSan as ordered before the
+ * free, so that use is not reported; without the later section it is (an independent review
+ * measured both). The checked build's read-outside-section check does not help there: it checks
+ * cask_snap_read calls, not uses of a pointer kept from an earlier section. cask_snap_barrier
+ * inherits the same edges (callbacks count `done` with release, the barrier acquires it). Making
+ * E1 exact needs, per grace period, the set of sections it waited for: liburcu's reader registry
+ * is private, and a TSan release on a per-reader object also accumulates that reader's later
+ * sections, so it would not remove the false edge. What it still catches: a writer is never
+ * ordered before a reader (readers never acquire), so a publication that is not a release shows
+ * as a race; and a free that skips call_rcu has no E3 and shows as a race with the reader
+ * (mutants snap-relaxed-publish, snap-free-without-grace).
  */
 #ifdef CASK__SNAP_TSAN
 static char cask__snap_gp_token;
 
-static inline void cask__snap_gp_edge(enum cask__snap_edge edge)
+static inline void cask__snap_gp_edge(enum cask__snap_edge edge, const void *record)
 {
-    if (edge == E3_CALLBACK)
+    if (edge == E3_CALLBACK) {
+        __tsan_acquire((void *)record);
         __tsan_acquire(&cask__snap_gp_token);
-    else
+    } else if (edge == E2_QUEUED) {
+        __tsan_release((void *)record);
+    } else {
         __tsan_release(&cask__snap_gp_token);
+    }
 }
 #else
-static inline void cask__snap_gp_edge(enum cask__snap_edge edge)
+static inline void cask__snap_gp_edge(enum cask__snap_edge edge, const void *record)
 {
     (void)edge;
+    (void)record;
 }
 #endif
 
@@ -192,7 +209,7 @@ static void cask__snap_thread_exit(void *unused)
         me->memb_registered = false;
     }
     if (me->qsbr_registered) {
-        cask__snap_gp_edge(E1_READER_DONE); /* leaving QSBR is a quiescent state */
+        cask__snap_gp_edge(E1_READER_DONE, NULL); /* leaving QSBR is a quiescent state */
         urcu_qsbr_unregister_thread();
         me->qsbr_registered = false;
         me->qsbr_online = false;
@@ -240,7 +257,7 @@ static void cask__snap_call_rcu(const cask_snap *cell, struct rcu_head *head,
      * of done (for real; for TSan that needs no edge, both are atomics). */
     atomic_fetch_add_explicit(&cask__snap_queued, 1, memory_order_relaxed);
     bool qsbr = cell->qsbr; /* read before E2: destroy's callback frees the cell */
-    cask__snap_gp_edge(E2_QUEUED); /* last, so every access of ours comes before it */
+    cask__snap_gp_edge(E2_QUEUED, head); /* last, so every access of ours comes before it */
     if (qsbr)
         urcu_qsbr_call_rcu(head, fn);
     else
@@ -298,7 +315,7 @@ int cask_snap_create_qsbr(const void *initial, cask_snap_free_fn free_fn, cask_s
 /* call_rcu callback of destroy: frees the last version and the cell. */
 static void cask__snap_destroy_cb(struct rcu_head *head)
 {
-    cask__snap_gp_edge(E3_CALLBACK);
+    cask__snap_gp_edge(E3_CALLBACK, head);
     cask_snap *cell = (cask_snap *)(void *)((char *)head - offsetof(cask_snap, head));
     void *last = (void *)atomic_load_explicit(&cell->current, memory_order_relaxed);
     if (last != NULL)
@@ -360,7 +377,7 @@ void cask__snap_memb_end(cask_snap *cell)
 {
     CASK__REQUIRE(urcu_memb_read_ongoing(), KIND, cell, "read section ended but none was begun",
                   "pair every cask_snap_read_end with an earlier cask_snap_read_begin");
-    cask__snap_gp_edge(E1_READER_DONE); /* before the unlock that lets the GP end */
+    cask__snap_gp_edge(E1_READER_DONE, NULL); /* before the unlock that lets the GP end */
     urcu_memb_read_unlock();
 }
 
@@ -369,7 +386,7 @@ void cask__snap_memb_end(cask_snap *cell)
 /* call_rcu callback: a grace period after the swap, free the replaced object. */
 static void cask__snap_free_cb(struct rcu_head *head)
 {
-    cask__snap_gp_edge(E3_CALLBACK);
+    cask__snap_gp_edge(E3_CALLBACK, head);
     struct cask__snap_retired *r =
         (struct cask__snap_retired *)(void *)((char *)head - offsetof(struct cask__snap_retired, head));
     r->free_fn(r->object);
@@ -492,7 +509,7 @@ void cask_snap_barrier(void)
                   "end the read section first");
     bool was_online = me->qsbr_online;
     if (was_online) { /* else a QSBR grace period would wait for this very thread */
-        cask__snap_gp_edge(E1_READER_DONE); /* going offline is a quiescent state */
+        cask__snap_gp_edge(E1_READER_DONE, NULL); /* going offline is a quiescent state */
         urcu_qsbr_thread_offline();
     }
     /* Poll with a growing sleep: callbacks run in batches after grace periods (milliseconds),
@@ -537,7 +554,7 @@ void cask_snap_qsbr_unregister(void)
 {
     struct cask__snap_self *me = &cask__snap_me;
     cask__snap_qsbr_check(me, "cask_snap_qsbr_unregister by a thread that is not registered");
-    cask__snap_gp_edge(E1_READER_DONE); /* a quiescent state */
+    cask__snap_gp_edge(E1_READER_DONE, NULL); /* a quiescent state */
     urcu_qsbr_unregister_thread();
     me->qsbr_registered = false;
     me->qsbr_online = false;
@@ -549,7 +566,7 @@ void cask_snap_quiescent(void)
     cask__snap_qsbr_check(me, "cask_snap_quiescent by a thread that is not registered");
     CASK__REQUIRE(me->qsbr_online, KIND, NULL, "cask_snap_quiescent while offline",
                   "call cask_snap_qsbr_online first");
-    cask__snap_gp_edge(E1_READER_DONE); /* QSBR readers' protection ends here */
+    cask__snap_gp_edge(E1_READER_DONE, NULL); /* QSBR readers' protection ends here */
     urcu_qsbr_quiescent_state();
 }
 
@@ -559,7 +576,7 @@ void cask_snap_qsbr_offline(void)
     cask__snap_qsbr_check(me, "cask_snap_qsbr_offline by a thread that is not registered");
     if (!me->qsbr_online)
         return;
-    cask__snap_gp_edge(E1_READER_DONE); /* offline is a quiescent state */
+    cask__snap_gp_edge(E1_READER_DONE, NULL); /* offline is a quiescent state */
     urcu_qsbr_thread_offline();
     me->qsbr_online = false;
 }

@@ -2,8 +2,10 @@
  * cask/snap.h: RCU-protected immutable snapshots (a configuration, a routing table, a world state).
  *
  * A snapshot cell holds one pointer to an immutable object. Readers enter a read section, read
- * the pointer and use the object with no lock and no write to memory any other thread writes
- * (the only store is to the reader's own liburcu nesting word). Writers replace the object with
+ * the pointer and use the object with no lock and, while no grace period waits for them, no
+ * write to memory any other thread writes (liburcu stores to the reader's own nesting word; the
+ * end of a section that a grace period waits for also wakes the waiting writer: a store to
+ * liburcu's futex word and a FUTEX_WAKE system call). Writers replace the object with
  * a new version, either blindly (publish) or as a function of the current one (update, a
  * read-copy-update loop that lets several writers work at once without a lock). A replaced
  * version is freed, by the cell's free function, only after every read section that could have
@@ -21,8 +23,9 @@
  *   destroy                    no (*)         no       no      yes      no
  *   (*) a section that began before destroy may go on using what it read; see destroy.
  *
- * Progress: read_begin, read and read_end are wait-free (bounded, no loop, no system call) once
- * the thread is registered; the first read_begin of a thread registers it with liburcu (takes a
+ * Progress: read_begin, read and read_end are wait-free (bounded, no loop; read_end makes one
+ * futex wake-up system call when a grace period is waiting for this reader) once the thread is
+ * registered; the first read_begin of a thread registers it with liburcu (takes a
  * liburcu mutex, allocates nothing of cask's). publish is wait-free apart from malloc; update
  * is lock-free (it retries only when another writer's publication won). barrier blocks until
  * no free is pending. Frees run on liburcu's call_rcu thread.

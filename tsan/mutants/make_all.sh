@@ -40,7 +40,10 @@ $m queue-refusal-skips-seal lib/queue.c '/^static int cask__queue_put/,/^}/s/^  
 $m bqueue-closed-reads-reason lib/bqueue.c '/^bool cask_bqueue_closed/,/^}/s/^    if ((t \& CASK__BQ_CLOSED) == 0)$/    if (0 \&\& (t \& CASK__BQ_CLOSED) == 0)/' \
     invariant - no "cask_bqueue_closed answers from the reason word, which close claims before it sets the bit: it says closed while pushes are still accepted" \
     asan //tests:queue_close_order_test
-$m queue-close-skips-mark lib/queue.c 's/^        atomic_fetch_or_explicit(&t->enq, CLOSED_BIT, memory_order_seq_cst);/        (void)CLOSED_BIT;/' \
+$m snap-gp-edge-global-hand-off lib/snap.c '/^static inline void cask__snap_gp_edge/,/^}/s/^        __tsan_release((void \*)record);$/        __tsan_release(\&cask__snap_gp_token);/' \
+    invariant - no "every call_rcu hand-off releases the one grace-period token instead of its own record, so TSan sees any writer ordered before every later free: an unordered write and free go unreported (the annotation hides a race)" \
+    tsan //tests:snap_tsan_edge_test
+$m queue-close-skips-mark lib/queue.c 's/^        uint64_t before = atomic_fetch_or_explicit(&t->enq, CLOSED_BIT,$/        uint64_t before = atomic_load_explicit(\&t->enq,/' \
     invariant queue.close no "close does not set the CLOSED bit in the tail segment's index, so pushes into its free cells are accepted after close returned"
 $m queue-closed-before-empty lib/queue.c 's/^            if (d >= e \&\& (next == NULL || next == CLOSED_LINK)) {$/            if (closed || (d >= e \&\& (next == NULL || next == CLOSED_LINK))) {/' \
     invariant queue.close no "pop reports CASK_ECLOSED as soon as it sees the queue closed, losing the items accepted before the close that are still in it"
