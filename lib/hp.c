@@ -526,11 +526,15 @@ void cask_hp_domain_destroy(cask_hp_domain *domain)
             continue;
         for (;;) {
             int state = CASK__HP_OWNED;
-            /* Acq_rel: on success the owner's list is ours (acquire) and the owner's later
-             * acquire of GONE sees that (release); pairs with the CAS in thread exit. */
+            /* Release: the owner's later acquire of GONE (its exit's failed CAS, or its next
+             * lookup) sees that we took its list. The list itself is ours by the contract
+             * (every call on the domain happens before destroy), not by this CAS: on success it
+             * read OWNED, stored by the claim before any retire. Acquire on failure: the state
+             * read is EXITING (exit's CAS; destroy waits for it) or FREE (free_for_reuse's
+             * release store). */
             if (atomic_compare_exchange_strong_explicit(&r->state, &state, CASK__HP_GONE,
-                                                        memory_order_acq_rel, /* exit's CAS */
-                                                        memory_order_acquire)) { /* exit's */
+                                                        memory_order_acq_rel, /* owner's acquire of GONE */
+                                                        memory_order_acquire)) { /* exit's CAS, free_for_reuse */
                 cask_hp_retired *list = r->retired;
                 r->retired = NULL;
                 r->retired_count = 0;

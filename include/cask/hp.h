@@ -47,7 +47,9 @@
  * (N + 1) * (2H + S) + E * H objects are retired but not reclaimed, where E counts threads
  * that exited since the last scan (each hands over at most H objects, those a slot protected); this
  * holds even if a thread holding hazard pointers stalls forever (it pins at most one object per
- * slot it holds). cask_hp_garbage_bound() returns the first term for the current N.
+ * slot it holds). It assumes each reclaim function retires at most one object: one that retires
+ * k adds up to (k - 1) objects per object it reclaims (a scan's list, or what an exiting thread
+ * hands over, grows by those before the next scan). cask_hp_garbage_bound() returns the first term for the current N.
  * S is the scan slack, CASK_HP_SCAN_SLACK: 2048 by default (it amortises the scan's membarrier()
  * call), 16 in the stress build; -DCASK_HP_SCAN_SLACK=N when compiling lib/hp.c and
  * lib/hp_scan.c changes it.
@@ -206,7 +208,11 @@ bool cask_hp_uses_membarrier(void);
  * Ordering: everything this thread did before retire happens before `reclaim` runs.
  * Memory: reclaim may itself call cask_hp_retire (it is queued, not recursed into), and may use
  * the queues: their calls made inside a reclaim function never wait (no contention backoff nor
- * empty-poll pause, cask/queue.h), since the thread running it may be inside another call.
+ * empty-poll pause, cask/queue.h), since the thread running it may be inside another call. But
+ * reclaim functions also run while a thread exits (its last scan), and there every call that
+ * needs a hazard slot of that thread fails with CASK_ENOMEM (a queue push or pop, a vector
+ * push): the thread's records are being handed back. Check the result, or hand such work to a
+ * thread that is not exiting.
  * Errors: none reportable; NULL arguments abort with a report.
  */
 void cask_hp_retire(cask_hp_domain *domain, cask_hp_retired *node, void *object,
