@@ -66,9 +66,12 @@ static inline bool cask__close_read(const _Atomic uint64_t *word, int *reason)
 static inline int cask__wait_for(cask__eventcount *ec, int again, int64_t timeout_ns,
                                  int (*attempt)(void *), void *ctx, const char *sleep_point)
 {
-    int64_t now = cask__now_ns();
-    /* No limit for a timeout past what the clock can count (INT64_MAX: 292 years from boot). */
-    int64_t deadline = timeout_ns < 0 || timeout_ns > INT64_MAX - now ? -1 : now + timeout_ns;
+    int64_t deadline = -1; /* no limit; also for a timeout past what the clock can count */
+    if (timeout_ns > 0) {
+        int64_t now = cask__now_ns();
+        if (timeout_ns <= INT64_MAX - now)
+            deadline = now + timeout_ns;
+    }
     int rc = attempt(ctx);
     if (rc == again && timeout_ns == 0)
         return CASK_ETIMEDOUT; /* one try: no spin, no registration, no sleep */
