@@ -13,8 +13,11 @@
  * thread's list of retired objects. A thread that holds more than 8 slots claims extra records,
  * chained from the primary (owned_next); extras only lend slots. A thread finds its primary
  * through a thread-local binding list cached by domain id; the first use claims a FREE record or
- * allocates a new one. A pthread key destructor runs at thread exit: it scans once, hands the
- * leftovers to the domain's orphan stack and marks its records FREE for later threads.
+ * allocates a new one. A pthread key destructor runs at thread exit: for each domain in turn it
+ * scans once with the record still bound (so the reclaim functions it runs can use cask as on any
+ * scan), hands the leftovers to the domain's orphan stack and marks its records FREE for later
+ * threads. The default domain goes last: its thread slot serves the queues and vectors, which
+ * other domains' reclaim functions may call; until then the exit may still bind it.
  *
  * Scan (lib/hp_scan.c; run by the retiring thread when its list reaches R = 2H + S, H = 8 *
  * records):
@@ -121,6 +124,7 @@ static bool cask__hp_key_ok;
 static _Thread_local struct cask__hp_binding *cask__hp_bindings;
 static _Thread_local struct cask__hp_binding *cask__hp_last;
 static _Thread_local bool cask__hp_exiting;  /* the exit destructor is running */
+static _Thread_local bool cask__hp_default_released; /* ... and has handed the default back */
 static _Thread_local cask_hp_slot *cask__hp_tslot; /* cask_hp_thread_slot's, until thread exit */
 
 static void cask__hp_thread_exit(void *unused);
@@ -268,8 +272,9 @@ static struct cask__hp_record *cask__hp_bind(cask_hp_domain *d)
         link = &b->next;
     }
     cask__hp_last = NULL;
-    if (!cask__hp_key_ok || cask__hp_exiting)
-        return NULL;
+    if (!cask__hp_key_ok ||
+        (cask__hp_exiting && (d != &cask__hp_default || cask__hp_default_released)))
+        return NULL; /* at exit only the default domain binds, and only until it is handed back */
     struct cask__hp_binding *b = cask__alloc(_Alignof(struct cask__hp_binding), sizeof(*b));
     if (b == NULL)
         return NULL;
@@ -441,44 +446,82 @@ static void cask__hp_free_for_reuse(struct cask__hp_record *r)
     cask__hp_put_record(r);
 }
 
+/* The binding the exit hands back next: any domain's but the default one's, which goes last. */
+static struct cask__hp_binding *cask__hp_exit_next(void)
+{
+    struct cask__hp_binding *dflt = NULL;
+    for (struct cask__hp_binding *b = cask__hp_bindings; b != NULL; b = b->next) {
+        if (b->domain_id != cask__hp_default.id)
+            return b;
+        dflt = b;
+    }
+    return dflt;
+}
+
+/* Removes b from the thread's bindings (reclaim functions may have purged others meanwhile). */
+static void cask__hp_unlink_binding(struct cask__hp_binding *b)
+{
+    struct cask__hp_binding **link = &cask__hp_bindings;
+    while (*link != b)
+        link = &(*link)->next;
+    *link = b->next;
+    cask__hp_last = NULL;
+}
+
+/*
+ * Hands one binding back at thread exit: scan once with the record still bound, so that the
+ * reclaim functions this scan runs can use the domain as on any other scan (retire onto this
+ * record, acquire and release slots, and, for the default domain, use the thread slot that
+ * the queues and vectors take), then give what is still protected to the domain's orphan stack
+ * and the records to later threads.
+ */
+static void cask__hp_exit_binding(struct cask__hp_binding *b)
+{
+    struct cask__hp_record *r = b->record;
+    int expected = CASK__HP_OWNED;
+    /* Acq_rel: on success the record is ours to finish (destroy will wait for it); on
+     * failure (acquire) destroy has set GONE and handled the list: pairs with its CAS. */
+    if (!atomic_compare_exchange_strong_explicit(&r->state, &expected, CASK__HP_EXITING,
+                                                 memory_order_acq_rel, /* destroy's CAS */
+                                                 memory_order_acquire)) { /* destroy's */
+        cask__hp_unlink_binding(b);
+        cask__hp_put_chain(r);
+        cask__free(b);
+        return;
+    }
+    cask_hp_domain *d = r->domain;
+    cask__hp_scan(d, r);
+    cask__hp_unlink_binding(b); /* from here on, retires to d go to the orphan stack */
+    if (b->domain_id == cask__hp_default.id) {
+        cask__hp_tslot = NULL; /* its record is given back below */
+        cask__hp_default_released = true;
+    }
+    cask__hp_orphan_leftovers(d, r);
+    for (struct cask__hp_record *x = r->owned_next; x != NULL;) {
+        struct cask__hp_record *after = x->owned_next;
+        cask__hp_free_for_reuse(x);
+        x = after;
+    }
+    r->owned_next = NULL;
+    cask__hp_free_for_reuse(r);
+    cask__free(b);
+}
+
 /*
  * pthread key destructor: at thread exit, for each domain the thread used, scan once, hand what
  * is still protected to the domain's orphan stack, and free the records for reuse. Runs on the
- * exiting thread. Retires made meanwhile (by reclaim functions) go to the orphan stack.
+ * exiting thread. The default domain goes last, and until it has gone the thread may still
+ * bind it (a reclaim function of another domain's exit scan pushing onto a queue): those
+ * reclaim functions keep working at exit. No other domain is bound during the exit; retires to
+ * a domain already handed back go to its orphan stack.
  */
 static void cask__hp_thread_exit(void *unused)
 {
     (void)unused;
     cask__hp_exiting = true;
-    cask__hp_tslot = NULL; /* its record is given back below */
-    struct cask__hp_binding *b = cask__hp_bindings;
-    cask__hp_bindings = NULL;
-    cask__hp_last = NULL;
-    while (b != NULL) {
-        struct cask__hp_binding *next = b->next;
-        struct cask__hp_record *r = b->record;
-        int expected = CASK__HP_OWNED;
-        /* Acq_rel: on success the record is ours to finish (destroy will wait for it); on
-         * failure (acquire) destroy has set GONE and handled the list: pairs with its CAS. */
-        if (!atomic_compare_exchange_strong_explicit(&r->state, &expected, CASK__HP_EXITING,
-                                                     memory_order_acq_rel, /* destroy's CAS */
-                                                     memory_order_acquire)) { /* destroy's */
-            cask__hp_put_chain(r);
-        } else {
-            cask_hp_domain *d = r->domain;
-            for (struct cask__hp_record *x = r->owned_next; x != NULL;) {
-                struct cask__hp_record *after = x->owned_next;
-                cask__hp_free_for_reuse(x);
-                x = after;
-            }
-            r->owned_next = NULL;
-            cask__hp_scan(d, r);
-            cask__hp_orphan_leftovers(d, r);
-            cask__hp_free_for_reuse(r);
-        }
-        cask__free(b);
-        b = next;
-    }
+    cask__hp_default_released = false;
+    for (struct cask__hp_binding *b; (b = cask__hp_exit_next()) != NULL;)
+        cask__hp_exit_binding(b);
     cask__hp_exiting = false;
 }
 

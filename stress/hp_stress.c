@@ -9,7 +9,12 @@
  *                   At the end every retired object must have been reclaimed exactly once.
  * hp.exit_handover  The same, and now and then a worker starts a short-lived thread that
  *                   replaces and retires a few objects and exits with them still pending: the
- *                   domain must adopt them and reclaim each exactly once.
+ *                   domain must adopt them and reclaim each exactly once. Reclaim functions run
+ *                   on a short-lived thread (nearly all in its exit scan) do not free: they push
+ *                   the poisoned object onto a queue, the graveyard, that the worker that
+ *                   started the thread empties and frees after the join. Every such push must
+ *                   succeed (reclaim functions may use the queues at thread exit), and every
+ *                   object pushed must come out once.
  * Both use a private domain, destroyed at the end of the run.
  */
 #include <pthread.h>
@@ -39,9 +44,12 @@ typedef struct {
     _Atomic(void *) cells[CELLS];
     _Atomic uint64_t next_id, retired, reclaimed, double_reclaims;
     bool handover; /* hp.exit_handover */
+    cask_queue *graveyard; /* hp.exit_handover: what short-lived threads reclaimed */
+    _Atomic uint64_t buried, exhumed;
 } hp_ctx;
 
 static hp_ctx *_Atomic reclaim_ctx; /* the reclaim function's counters; set before workers */
+static _Thread_local bool on_short_lived; /* this thread is a short-lived one */
 
 static void reclaim_object(void *p)
 {
@@ -51,8 +59,29 @@ static void reclaim_object(void *p)
         atomic_fetch_add_explicit(&c->double_reclaims, 1, memory_order_relaxed);
     o->magic = DEAD; /* poison: a late reader sees it, or TSan sees the race */
     o->check = ~o->check;
-    free(o);
     atomic_fetch_add_explicit(&c->reclaimed, 1, memory_order_relaxed);
+    if (c->graveyard != NULL && on_short_lived) {
+        int rc = cask_queue_push(c->graveyard, o);
+        if (rc == 0) {
+            atomic_fetch_add_explicit(&c->buried, 1, memory_order_relaxed);
+            return;
+        }
+        cask_stress_fail(c->run, "a reclaim function on an exiting thread could not push to a "
+                         "queue: %s", cask_strerror(rc));
+    }
+    free(o);
+}
+
+/* Frees what the short-lived threads' reclaim functions pushed. */
+static void empty_graveyard(hp_ctx *c)
+{
+    void *o;
+    while (cask_queue_try_pop(c->graveyard, &o) == 0) {
+        if (((object *)o)->magic != DEAD)
+            cask_stress_fail(c->run, "the graveyard held a live object %p", o);
+        free(o);
+        atomic_fetch_add_explicit(&c->exhumed, 1, memory_order_relaxed);
+    }
 }
 
 static object *make_object(hp_ctx *c)
@@ -110,6 +139,7 @@ static void replace_one(hp_ctx *c)
 static void *short_lived(void *arg)
 {
     hp_ctx *c = arg;
+    on_short_lived = true;
     for (int i = 0; i < 32; i++)
         replace_one(c);
     return NULL; /* exits with retired objects pending: the domain adopts them */
@@ -131,6 +161,7 @@ static void worker(cask_stress_run *run, int index, void *arg)
                 pthread_t t;
                 if (pthread_create(&t, NULL, short_lived, c) == 0)
                     pthread_join(t, NULL);
+                empty_graveyard(c);
             } else if (r < 700) {
                 read_one(c, slot);
             } else {
@@ -152,6 +183,12 @@ static void run_hp(cask_stress_run *run, bool handover)
     }
     c->run = run;
     c->handover = handover;
+    if (handover && cask_queue_create(&c->graveyard) != 0) {
+        cask_stress_fail(run, "setup: out of memory");
+        cask_hp_domain_destroy(c->domain);
+        free(c);
+        return;
+    }
     atomic_store_explicit(&reclaim_ctx, c, memory_order_relaxed);
     for (int i = 0; i < CELLS; i++)
         atomic_init(&c->cells[i], make_object(c));
@@ -166,6 +203,15 @@ static void run_hp(cask_stress_run *run, bool handover)
         cask_stress_fail(run, "retired %llu objects but reclaimed %llu (%llu twice)",
                          (unsigned long long)retired, (unsigned long long)reclaimed,
                          (unsigned long long)twice);
+    if (c->graveyard != NULL) {
+        empty_graveyard(c);
+        uint64_t buried = atomic_load_explicit(&c->buried, memory_order_relaxed);
+        uint64_t exhumed = atomic_load_explicit(&c->exhumed, memory_order_relaxed);
+        if (buried != exhumed)
+            cask_stress_fail(run, "reclaim functions pushed %llu objects to a queue, %llu came out",
+                             (unsigned long long)buried, (unsigned long long)exhumed);
+        cask_queue_destroy(c->graveyard);
+    }
     cask_stress_add_checked(run, 1);
     for (int i = 0; i < CELLS; i++)
         free(atomic_load_explicit(&c->cells[i], memory_order_relaxed));

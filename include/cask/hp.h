@@ -208,11 +208,13 @@ bool cask_hp_uses_membarrier(void);
  * Ordering: everything this thread did before retire happens before `reclaim` runs.
  * Memory: reclaim may itself call cask_hp_retire (it is queued, not recursed into), and may use
  * the queues: their calls made inside a reclaim function never wait (no contention backoff nor
- * empty-poll pause, cask/queue.h), since the thread running it may be inside another call. But
- * reclaim functions also run while a thread exits (its last scan), and there every call that
- * needs a hazard slot of that thread fails with CASK_ENOMEM (a queue push or pop, a vector
- * push): the thread's records are being handed back. Check the result, or hand such work to a
- * thread that is not exiting.
+ * empty-poll pause, cask/queue.h), since the thread running it may be inside another call. This
+ * holds also while a thread exits: its last scan of each domain runs with the thread's record
+ * still in place, and the default domain (whose thread slot the queues and vectors use) is
+ * handed back after every other, so a reclaim function run then may push to a queue or vector
+ * and acquire slots of the domain being scanned (releasing them before it returns). What it
+ * cannot do there is start using a domain other than the default one: cask_hp_slot_acquire on
+ * it says CASK_ENOMEM, and its retires go straight to the domain.
  * Errors: none reportable; NULL arguments abort with a report.
  */
 void cask_hp_retire(cask_hp_domain *domain, cask_hp_retired *node, void *object,

@@ -136,8 +136,8 @@ void cask_queue_destroy(cask_queue *queue);
  * Returns 0: the item is accepted and will be returned by exactly one pop. Otherwise it was
  * refused and the queue is unchanged: CASK_EINVAL if item is NULL; CASK_ECLOSED if the queue is
  * closed (read the reason with cask_queue_closed); CASK_ENOMEM if a new segment (or this thread's
- * hazard-pointer record) could not be allocated, or from a reclaim function run while this
- * thread exits (cask/hp.h, cask_hp_retire).
+ * hazard-pointer record) could not be allocated. Reclaim functions may push, also those run
+ * while their thread exits (cask/hp.h, cask_hp_retire).
  * Context: any thread; never sleeps. Progress: lock-free.
  * Ordering: on success, release: everything this thread did before the push happens before
  * whatever the consumer that pops item does after its pop. On failure, none (if CASK_ECLOSED,
@@ -150,8 +150,7 @@ int cask_queue_push(cask_queue *queue, void *item);
  * cask_queue_try_pop - take the item at the head, if there is one.
  * Returns 0 and sets *item; CASK_EEMPTY if the queue was empty at some moment during the call;
  * CASK_ECLOSED if the queue is closed and every accepted item has been popped; CASK_EINVAL if
- * item is NULL; CASK_ENOMEM if this thread's hazard-pointer record could not be allocated (or as
- * push, while this thread exits). *item is untouched on failure, and so is the queue.
+ * item is NULL; CASK_ENOMEM if this thread's hazard-pointer record could not be allocated. *item is untouched on failure, and so is the queue.
  * Context: any thread; never sleeps (it may spin CASK_QUEUE_EMPTY_PAUSE_NS before answering
  * CASK_EEMPTY again; see above). Progress: lock-free.
  * Ordering: on success, acquire, pairing with the push of the item (see push). CASK_ECLOSED:

@@ -82,10 +82,10 @@ int cask_vec_create(size_t elem_size, size_t max_len, const char *name, cask_vec
  * the new element's index.
  * Returns 0; CASK_EFROZEN if the vector is frozen or being frozen; CASK_EFULL if it holds
  * max_len elements; CASK_ENOMEM if memory for it could not be committed, or if this thread's
- * hazard slot cannot be had (its first use could not allocate a record, or cask is handing the
- * thread's records back at its exit: a push from a reclaim function run then fails this way; a
- * push from a thread-exit destructor of your own works, the thread takes a record again and
- * gives it back when the destructors run again). On failure nothing changed.
+ * hazard slot cannot be had (its first use could not allocate a record). Pushes from reclaim
+ * functions work, also those run while the thread exits (cask/hp.h, cask_hp_retire), and so do
+ * pushes from a thread-exit destructor of your own (the thread takes a record again and gives
+ * it back when the destructors run again). On failure nothing changed.
  * Context: any thread holding a reference. Progress: lock-free (see above); may commit memory
  * (one mprotect) when it crosses into a new page, and the push that opens each 64 KiB of elements
  * makes the kernel back the 64 KiB two ahead of it (one madvise; see cask_vec_reserve to do it

@@ -12,8 +12,13 @@ $m hp-reclaim-without-scan lib/hp_scan.c 's/^        if (protected) {$/        i
     tsan hp.replace yes "the scan reclaims every retired object without looking at the hazard slots"
 $m hp-free-instead-of-retire lib/hp.c 's/^    node->next = r->retired;$/    reclaim(object); return;/' \
     tsan hp.replace no "retire calls the reclaim function at once instead of deferring it until no slot protects the object"
-$m hp-exit-drops-leftovers lib/hp.c 's/^            cask__hp_orphan_leftovers(d, r);$/            r->retired = NULL, r->retired_count = 0;/' \
+$m hp-exit-drops-leftovers lib/hp.c 's/^    cask__hp_orphan_leftovers(d, r);$/    r->retired = NULL, r->retired_count = 0;/' \
     invariant hp.exit_handover no "a thread exit forgets the objects still protected instead of handing them to the domain (they leak)"
+$m hp-exit-refuses-default lib/hp.c 's/^        (cask__hp_exiting \&\& (d != \&cask__hp_default || cask__hp_default_released)))$/        cask__hp_exiting)/' \
+    invariant hp.exit_handover no "a thread's exit refuses to bind the default domain, so a reclaim function run by the exit scan of another domain cannot push to a queue (CASK_ENOMEM)"
+$m hp-exit-default-first lib/hp.c '/^static struct cask__hp_binding \*cask__hp_exit_next/,/^}/s/^        if (b->domain_id != cask__hp_default.id)$/        if (1)/' \
+    invariant - no "a thread's exit hands its bindings back in list order, the default domain's possibly first, so reclaim functions of a later domain's exit scan cannot use the queues" \
+    asan //tests:hp_exit_reclaim_test
 $m hp-acquire-slot-relaxed lib/hp_scan.c '/^static long cask__hp_collect/,/^}/s/memory_order_acquire/memory_order_relaxed/' \
     tsan hp.replace no "the scan reads hazard slots with relaxed loads, so a reader's last accesses are not ordered before the reclaim"
 $m snap-free-without-grace lib/snap.c 's/^    cask__snap_call_rcu(cell, &r->head, cask__snap_free_cb);$/    cell->free_fn(r->object); cask__free(r); (void)cask__snap_free_cb;/' \
