@@ -39,8 +39,14 @@
  * thread may keep scanning the domain until it is done. Records are freed when their reference
  * count drops to zero: destroy drops the domain's references only at its very end, so no record
  * is freed while anyone can still walk the list, and an owner that finds its record GONE only
- * drops its own references. While destroy runs, and during a thread's exit, retire pushes onto
- * the orphan stack instead of binding a record; destroy empties that stack until it stays empty.
+ * drops its own references. While destroy runs, retire pushes onto the orphan stack instead of
+ * binding a record; destroy empties that stack until it stays empty. During a thread's exit, a
+ * retire goes onto the thread's record while that domain's binding is still there (its exit scan
+ * included: destroy waits for EXITING records), and onto the orphan stack once it was handed
+ * back; a retire to the default domain may bind it again, until it has been handed back itself.
+ * Slots, at exit, come from the default domain only (it is never destroyed): destroy reads the
+ * slots of every record it finds OWNED without waiting, so an exiting thread must not take one
+ * of another domain's (that would also push an extra record onto a list destroy already read).
  *
  * Invariants
  *   I1  A slot is written only by its owner thread (publish, reset, release) and by thread exit.
@@ -310,6 +316,11 @@ int cask_hp_slot_acquire(cask_hp_domain *domain, cask_hp_slot **out)
 {
     if (domain == NULL || out == NULL)
         return CASK_EINVAL;
+    /* At thread exit only the default domain lends slots: another domain may be being
+     * destroyed by another thread (its contract allows threads in the middle of exiting), and
+     * destroy reads the slots of every record it found OWNED, without waiting for them. */
+    if (cask__hp_exiting && domain != &cask__hp_default)
+        return CASK_ENOMEM;
     struct cask__hp_record *r = cask__hp_thread_record(domain);
     if (r == NULL)
         return CASK_ENOMEM;

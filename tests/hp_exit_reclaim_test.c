@@ -5,8 +5,9 @@
  *   - pushes the object onto a queue (a pool of spare objects, the common case), and pops and
  *     pushes it back once more (a pop takes the thread slot too);
  *   - pushes the object's id onto a vector;
- *   - acquires and releases a hazard slot of the domain that is reclaiming it;
- * and every one of those calls must succeed. Checked for the default domain, for a domain of
+ *   - acquires and releases a hazard slot of the default domain;
+ * and every one of those calls must succeed; a slot of any other domain is refused at exit
+ * (CASK_ENOMEM: another thread may be destroying that domain), and that is checked too. Checked for the default domain, for a domain of
  * our own, for a thread that used only a domain of its own (so the queue's default-domain
  * record is first taken during its exit), and for one that used its own domain and then the
  * default one (whose record must be handed back last). Before, each such call said
@@ -31,6 +32,7 @@ static cask_queue *pool;
 static cask_vec *ids;
 static _Atomic int failures;  /* relaxed: read after the join */
 static _Atomic int reclaimed; /* relaxed: read after the join */
+static _Atomic int own_slot_not_refused; /* relaxed: read after the join */
 
 static void fail_if(int rc)
 {
@@ -47,10 +49,18 @@ static void reclaim_into_pool(void *p)
     fail_if(cask_queue_push(pool, back));
     fail_if(cask_vec_push(ids, &o->id, NULL));
     cask_hp_slot *s = NULL;
-    int rc = cask_hp_slot_acquire(o->domain, &s);
+    int rc = cask_hp_slot_acquire(cask_hp_default_domain(), &s);
     fail_if(rc);
     if (rc == 0)
         cask_hp_slot_release(s);
+    if (o->domain != cask_hp_default_domain()) {
+        s = NULL;
+        rc = cask_hp_slot_acquire(o->domain, &s);
+        if (rc != CASK_ENOMEM || s != NULL) /* refused, *out untouched */
+            atomic_fetch_add_explicit(&own_slot_not_refused, 1, memory_order_relaxed);
+        if (rc == 0)
+            cask_hp_slot_release(s);
+    }
     atomic_fetch_add_explicit(&reclaimed, 1, memory_order_relaxed);
 }
 
@@ -98,6 +108,7 @@ static void check_exit_reclaims(cask_hp_domain *d, bool use_queue_last, const ch
     EXPECT_EQ(run.reclaimed_before_exit, 0); /* so the reclaims below ran during the exit */
     EXPECT_EQ(atomic_load_explicit(&reclaimed, memory_order_relaxed), OBJECTS);
     EXPECT_EQ(atomic_load_explicit(&failures, memory_order_relaxed), 0);
+    EXPECT_EQ(atomic_load_explicit(&own_slot_not_refused, memory_order_relaxed), 0);
     /* every object is in the pool and in the vector exactly once */
     bool seen[OBJECTS] = {false};
     void *item;

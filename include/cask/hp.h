@@ -129,7 +129,9 @@ int cask_hp_domain_create(cask_hp_domain **out);
  * been released (checked, always: a held slot or a slot still announcing a pointer aborts with
  * a report before anything is reclaimed). Threads that used the domain may still be alive, may
  * be exiting at this very moment, and may use other domains meanwhile; their per-thread state
- * for this one is freed when they next look it up or exit. The default domain cannot be
+ * for this one is freed when they next look it up or exit. (A thread's exit runs reclaim
+ * functions of every domain it used: if any of them retires into this domain, that retire is
+ * a call on it too, so join such a thread first.) The default domain cannot be
  * destroyed (aborts). Progress: blocking only while a thread that used the domain is in the
  * middle of exiting (it finishes a bounded scan); otherwise bounded by the pending objects.
  * Ordering: everything the retiring threads did before retire happens before the reclaim
@@ -144,7 +146,8 @@ void cask_hp_domain_destroy(cask_hp_domain *domain);
  * cask_hp_slot_acquire - take a hazard slot for the calling thread.
  * Returns 0 and sets *out; CASK_EINVAL if an argument is NULL; CASK_ENOMEM if the thread's
  * first use of this domain (or its ninth simultaneously held slot) needed memory that could
- * not be had (*out untouched).
+ * not be had, or if called during the thread's exit (from a reclaim function) on a domain other
+ * than the default one (*out untouched).
  * Context: any thread; the slot belongs to this thread: protect, set, reset and release it from
  * this thread only (release checks it in checked builds; the inline fast paths do not check).
  * Progress: wait-free when the thread already has a record with a free slot; otherwise it
@@ -209,12 +212,12 @@ bool cask_hp_uses_membarrier(void);
  * Memory: reclaim may itself call cask_hp_retire (it is queued, not recursed into), and may use
  * the queues: their calls made inside a reclaim function never wait (no contention backoff nor
  * empty-poll pause, cask/queue.h), since the thread running it may be inside another call. This
- * holds also while a thread exits: its last scan of each domain runs with the thread's record
- * still in place, and the default domain (whose thread slot the queues and vectors use) is
- * handed back after every other, so a reclaim function run then may push to a queue or vector
- * and acquire slots of the domain being scanned (releasing them before it returns). What it
- * cannot do there is start using a domain other than the default one: cask_hp_slot_acquire on
- * it says CASK_ENOMEM, and its retires go straight to the domain.
+ * holds also while a thread exits: the default domain (whose thread slot the queues and vectors
+ * use) is handed back after every other, so a reclaim function run by an exit scan may push to
+ * and pop from a queue, push to a vector, and acquire slots of the default domain (releasing
+ * them before it returns). At exit, cask_hp_slot_acquire on any other domain says CASK_ENOMEM
+ * (another thread may be destroying it), and retires to another domain are taken, onto the
+ * thread's record or, once the thread has handed that domain back, straight to the domain.
  * Errors: none reportable; NULL arguments abort with a report.
  */
 void cask_hp_retire(cask_hp_domain *domain, cask_hp_retired *node, void *object,

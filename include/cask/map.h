@@ -103,8 +103,11 @@ void cask_map_destroy(cask_map *map);
 
 /*
  * cask_map_guard_acquire - a guard for the calling thread on this map.
- * Returns 0 and sets *out; CASK_EINVAL for NULL arguments; CASK_ENOMEM (nothing changed).
- * Context: any thread, concurrently with every call but destroy. Progress: may allocate.
+ * Returns 0 and sets *out; CASK_EINVAL for NULL arguments; CASK_ENOMEM (nothing changed) if
+ * memory ran out, or if called from a reclaim function that runs during its thread's exit (a
+ * map's hazard slots come from its own domain, which another thread may be destroying then;
+ * cask/hp.h, cask_hp_retire). Context: any thread, concurrently with every call but destroy.
+ * Progress: may allocate.
  * Memory: release it with cask_map_guard_release on the same thread before destroy.
  */
 int cask_map_guard_acquire(cask_map *map, cask_map_guard **out);

@@ -150,7 +150,8 @@ int cask_queue_push(cask_queue *queue, void *item);
  * cask_queue_try_pop - take the item at the head, if there is one.
  * Returns 0 and sets *item; CASK_EEMPTY if the queue was empty at some moment during the call;
  * CASK_ECLOSED if the queue is closed and every accepted item has been popped; CASK_EINVAL if
- * item is NULL; CASK_ENOMEM if this thread's hazard-pointer record could not be allocated. *item is untouched on failure, and so is the queue.
+ * item is NULL; CASK_ENOMEM if this thread's hazard-pointer record could not be allocated.
+ * *item is untouched on failure, and so is the queue.
  * Context: any thread; never sleeps (it may spin CASK_QUEUE_EMPTY_PAUSE_NS before answering
  * CASK_EEMPTY again; see above). Progress: lock-free.
  * Ordering: on success, acquire, pairing with the push of the item (see push). CASK_ECLOSED:
