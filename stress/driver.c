@@ -18,7 +18,9 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -37,12 +39,14 @@ struct cask_stress_run {
     uint64_t base_seed, seed;
     uint64_t ops_budget; /* per thread; 0 = none */
     uint64_t deadline_ns; /* 0 = none */
-    _Atomic uint64_t ops, checked, violations, tsan_reports;
+    _Atomic uint64_t ops, checked, undecided, violations, tsan_reports;
     _Atomic bool stop;
     _Atomic bool finished; /* the progress printer's cue */
     uint64_t start_ns, end_ns;
     uint64_t pct_steps, pct_steals; /* --noise=pct: scheduled steps and steals */
     uint64_t generation; /* calls of cask_stress_run_threads so far (main thread only) */
+    char replay[1024];   /* the command that replays this run, made before it starts */
+    char died_in[1200];  /* " in NAME (threads=T)\n  replay: ...\n", for on_fatal_signal */
 };
 
 typedef struct {
@@ -137,22 +141,59 @@ void cask_stress_add_checked(cask_stress_run *run, uint64_t n)
     atomic_fetch_add_explicit(&run->checked, n, memory_order_relaxed);
 }
 
-/* The command line that replays run. */
-static void replay_command(const cask_stress_run *run, char *buf, size_t cap)
+void cask_stress_add_undecided(cask_stress_run *run, uint64_t n)
+{
+    atomic_fetch_add_explicit(&run->undecided, n, memory_order_relaxed);
+}
+
+/* Writes the first len bytes of line (clamped to cap - 1: snprintf returns the length it
+ * wanted) to stderr; async-signal-safe. */
+static void write_line(const char *line, int len, size_t cap)
+{
+    if (len <= 0)
+        return;
+    ssize_t ignored = write(STDERR_FILENO, line, (size_t)len < cap ? (size_t)len : cap - 1);
+    (void)ignored;
+}
+
+/* Makes the command line that replays run, into run->replay. A line that does not fit (a very
+ * long program path or scenario name) says so instead of silently losing its last options. */
+static void make_replay_command(cask_stress_run *run)
 {
     char budget[64];
     if (run->ops_budget != 0)
         snprintf(budget, sizeof(budget), "--ops=%" PRIu64, run->ops_budget);
     else
         snprintf(budget, sizeof(budget), "--seconds=%g", opts.seconds);
-    snprintf(buf, cap, "%s --only=%s --threads=%d --seed=%" PRIu64 " --noise=%s %s",
-             opts.program, run->scenario->name, run->threads, run->base_seed, opts.noise_spec,
-             budget);
+    int len = snprintf(run->replay, sizeof(run->replay),
+                       "%s --only=%s --threads=%d --seed=%" PRIu64 " --noise=%s %s",
+                       opts.program, run->scenario->name, run->threads, run->base_seed,
+                       opts.noise_spec, budget);
+    if (len < 0 || (size_t)len >= sizeof(run->replay))
+        snprintf(run->replay, sizeof(run->replay),
+                 "(too long to print) --threads=%d --seed=%" PRIu64 " --noise=%s %s", run->threads,
+                 run->base_seed, opts.noise_spec, budget);
+    snprintf(run->died_in, sizeof(run->died_in), " in %s (threads=%d)\n  replay: %s\n",
+             run->scenario->name, run->threads, run->replay);
+}
+
+/* Where under PCT a failure was found: the calling worker's own last step, or, on the main
+ * thread (checks after the join), the round, i.e. the number of cask_stress_run_threads calls. */
+static void pct_where(const cask_stress_run *run, char *buf, size_t cap)
+{
+    buf[0] = '\0';
+    if (opts.noise != CASK_NOISE_PCT)
+        return;
+    if (is_worker)
+        snprintf(buf, cap, " at pct step %" PRIu64 " of round %" PRIu64,
+                 cask_stress__pct_my_step(), run->generation);
+    else
+        snprintf(buf, cap, " after pct round %" PRIu64, run->generation);
 }
 
 void cask_stress_fail(cask_stress_run *run, const char *fmt, ...)
 {
-    char msg[768], line[1200], replay[400];
+    char msg[768], line[2048];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -161,17 +202,11 @@ void cask_stress_fail(cask_stress_run *run, const char *fmt, ...)
     atomic_store_explicit(&run->stop, true, memory_order_relaxed);
     if (n >= 5)
         return; /* enough said; the count is in the table */
-    replay_command(run, replay, sizeof(replay));
-    char step[64] = "";
-    if (opts.noise == CASK_NOISE_PCT)
-        snprintf(step, sizeof(step), " at pct step %" PRIu64, cask_stress__pct_steps());
+    char step[96];
+    pct_where(run, step, sizeof(step));
     int len = snprintf(line, sizeof(line), "VIOLATION in %s (threads=%d)%s: %s\n  replay: %s\n",
-                       run->scenario->name, run->threads, step, msg, replay);
-    if (len > 0) {
-        ssize_t ignored = write(STDERR_FILENO, line, (size_t)len < sizeof(line) ? (size_t)len
-                                                                                 : sizeof(line) - 1);
-        (void)ignored;
-    }
+                       run->scenario->name, run->threads, step, msg, run->replay);
+    write_line(line, len, sizeof(line));
 }
 
 /* Death callback: with halt_on_error=1 a sanitizer report ends the process; say how to replay. */
@@ -180,9 +215,8 @@ static void on_sanitizer_death(void)
     cask_stress_run *run = atomic_load_explicit(&current_run, memory_order_relaxed);
     if (run == NULL)
         return;
-    char replay[400], line[600];
-    replay_command(run, replay, sizeof(replay));
-    char step[64] = "";
+    char line[1400];
+    char step[96] = "";
     if (opts.noise == CASK_NOISE_PCT) /* the same seed reaches the report at the same step */
         snprintf(step, sizeof(step), " at pct step %" PRIu64 " (%" PRIu64 " steals)",
                  atomic_load_explicit(&tsan_reports_total, memory_order_relaxed) > 0
@@ -190,10 +224,43 @@ static void on_sanitizer_death(void)
                      : cask_stress__pct_steps(),
                  cask_stress__pct_steals());
     int len = snprintf(line, sizeof(line), "sanitizer report in %s (threads=%d)%s\n  replay: %s\n",
-                       run->scenario->name, run->threads, step, replay);
-    if (len > 0) {
-        ssize_t ignored = write(STDERR_FILENO, line, (size_t)len);
-        (void)ignored;
+                       run->scenario->name, run->threads, step, run->replay);
+    write_line(line, len, sizeof(line));
+}
+
+/*
+ * SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL: a failure that ends the process without a sanitizer
+ * report (abort() from a checked-build misuse report, the frozen-memory trap or an assert; a
+ * crash in a build without sanitizers) prints the run's replay line too, then dies of the same
+ * signal (SA_RESETHAND put the default action back; the signal is re-raised on return for
+ * faults, and raised again here for a sent or aborting one). Only write(), strlen() and raise()
+ * here: the text was made when the run started.
+ */
+static void on_fatal_signal(int sig)
+{
+    cask_stress_run *run = atomic_load_explicit(&current_run, memory_order_relaxed);
+    if (run != NULL) {
+        static const char died[] = "died of signal ";
+        char digits[3] = {(char)('0' + sig / 10 % 10), (char)('0' + sig % 10), '\0'};
+        write_line(died, (int)sizeof(died) - 1, sizeof(died));
+        write_line(sig >= 10 ? digits : digits + 1, sig >= 10 ? 2 : 1, sizeof(digits));
+        write_line(run->died_in, (int)strlen(run->died_in), sizeof(run->died_in));
+    }
+    raise(sig);
+}
+
+static void install_fatal_signal_handlers(void)
+{
+    static const int sigs[] = {SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL};
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+        struct sigaction sa, old;
+        if (sigaction(sigs[i], NULL, &old) != 0 || old.sa_handler != SIG_DFL)
+            continue; /* someone's handler (a sanitizer's, the program's): leave it */
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = on_fatal_signal;
+        sa.sa_flags = SA_RESETHAND | SA_NODEFER;
+        sigemptyset(&sa.sa_mask);
+        sigaction(sigs[i], &sa, NULL);
     }
 }
 
@@ -205,16 +272,41 @@ typedef struct {
     void *arg;
 } worker;
 
+/*
+ * PCT: a worker stays under the scheduler until its thread-exit destructors have run, since
+ * code under test runs there too (cask's hazard pointers scan at thread exit, through noise
+ * points; left unscheduled it would run beside the scheduled threads and make the schedule
+ * depend on timing). A key destructor of the driver's own hands the turn on: it re-arms itself
+ * until the round before the last one (POSIX runs at most PTHREAD_DESTRUCTOR_ITERATIONS rounds;
+ * ThreadSanitizer and AddressSanitizer finish the thread in the last, after which no
+ * instrumented code may run on it). cask's own destructor does its work in the first round
+ * (and finds nothing left in a second, if a reclaim function bound the default domain); a
+ * destructor of yours that keeps re-arming itself past the third round runs unscheduled.
+ */
+static pthread_key_t pct_exit_key;
+static bool pct_exit_key_ok;
+static _Thread_local int pct_exit_rounds;
+
+static void pct_exit_destructor(void *index_plus_one)
+{
+    if (++pct_exit_rounds < PTHREAD_DESTRUCTOR_ITERATIONS - 1 &&
+        pthread_setspecific(pct_exit_key, index_plus_one) == 0)
+        return; /* another round may follow: stay scheduled through it */
+    cask_stress__pct_thread_exit((int)((intptr_t)index_plus_one - 1));
+}
+
 static void *worker_main(void *p)
 {
     worker *w = p;
     cask_stress__seed_thread(w->seed);
     thread_ops = 0;
     is_worker = true;
-    if (cask_stress__noise_mode() == CASK_NOISE_PCT)
+    bool pct = cask_stress__noise_mode() == CASK_NOISE_PCT;
+    if (pct)
         cask_stress__pct_thread_start(w->index);
     w->fn(w->run, w->index, w->arg);
-    if (cask_stress__noise_mode() == CASK_NOISE_PCT)
+    if (pct && !(pct_exit_key_ok &&
+                 pthread_setspecific(pct_exit_key, (void *)((intptr_t)w->index + 1)) == 0))
         cask_stress__pct_thread_exit(w->index);
     return NULL;
 }
@@ -279,8 +371,7 @@ int cask_stress_run_threads(cask_stress_run *run, int threads,
 
 static void report_hang(cask_stress_run *run, const char *why)
 {
-    char replay[400], parked[300] = "", line[1200];
-    replay_command(run, replay, sizeof(replay));
+    char parked[300] = "", line[2048];
     const char *where = cask_stress__stall_where();
     if (where != NULL)
         snprintf(parked, sizeof(parked),
@@ -288,11 +379,8 @@ static void report_hang(cask_stress_run *run, const char *why)
                  "and the others could not finish without it: not lock-free there", where);
     int len = snprintf(line, sizeof(line),
                        "HANG in %s (threads=%d): %s%s\n  replay: %s\nstress: FAILED (hang)\n",
-                       run->scenario->name, run->threads, why, parked, replay);
-    if (len > 0) {
-        ssize_t ignored = write(STDERR_FILENO, line, (size_t)len);
-        (void)ignored;
-    }
+                       run->scenario->name, run->threads, why, parked, run->replay);
+    write_line(line, len, sizeof(line));
     _exit(1); /* the workers are stuck: there is no clean way to join them */
 }
 
@@ -335,6 +423,28 @@ static void *progress_main(void *p)
     }
 }
 
+/*
+ * A run that checked nothing must not look clean: no operation counted at all, or more than
+ * half of its checked batches with a check that could not decide (cask_stress_add_undecided:
+ * a linearizability check out of budget) is a violation. Fewer undecided show in the table.
+ */
+static void check_run_did_something(cask_stress_run *run)
+{
+    if (atomic_load_explicit(&run->violations, memory_order_relaxed) != 0)
+        return; /* it failed already: that is the report */
+    uint64_t ops = atomic_load_explicit(&run->ops, memory_order_relaxed);
+    uint64_t checked = atomic_load_explicit(&run->checked, memory_order_relaxed);
+    uint64_t undecided = atomic_load_explicit(&run->undecided, memory_order_relaxed);
+    if (ops == 0)
+        cask_stress_fail(run, "nothing ran: the scenario counted no operation "
+                              "(cask_stress_add_ops), so nothing it says was tested");
+    else if (undecided * 2 > checked)
+        cask_stress_fail(run, "UNDECIDED: %" PRIu64 " checks could not decide (a linearizability "
+                              "check out of budget) against %" PRIu64 " batches checked: the "
+                              "rounds are too long to check at this thread count; use fewer "
+                              "threads", undecided, checked);
+}
+
 static void run_one(cask_stress_run *run, const cask_stress_scenario *s, int threads,
                     double seconds)
 {
@@ -347,6 +457,7 @@ static void run_one(cask_stress_run *run, const cask_stress_scenario *s, int thr
     run->start_ns = now_ns();
     if (opts.ops == 0)
         run->deadline_ns = run->start_ns + (uint64_t)(seconds * 1e9);
+    make_replay_command(run);
     /* tsan_reports holds the global count at the start; the end subtracts it */
     atomic_store_explicit(&run->tsan_reports,
                           atomic_load_explicit(&tsan_reports_total, memory_order_relaxed),
@@ -357,18 +468,16 @@ static void run_one(cask_stress_run *run, const cask_stress_scenario *s, int thr
     bool have_progress = pthread_create(&progress, NULL, progress_main, run) == 0;
     s->run(run);
     run->end_ns = now_ns();
+    check_run_did_something(run);
     atomic_store_explicit(&run->finished, true, memory_order_relaxed);
     if (have_progress)
         pthread_join(progress, NULL);
     uint64_t reports = atomic_load_explicit(&tsan_reports_total, memory_order_relaxed) -
                        atomic_load_explicit(&run->tsan_reports, memory_order_relaxed);
     atomic_store_explicit(&run->tsan_reports, reports, memory_order_relaxed);
-    if (reports > 0) {
-        char replay[400];
-        replay_command(run, replay, sizeof(replay));
+    if (reports > 0)
         fprintf(stderr, "TSAN REPORTS in %s (threads=%d): %" PRIu64 "\n  replay: %s\n", s->name,
-                threads, reports, replay);
-    }
+                threads, reports, run->replay);
     atomic_store_explicit(&current_run, NULL, memory_order_relaxed);
 }
 
@@ -390,7 +499,9 @@ static void usage(FILE *f, const char *prog)
             "                          schedule noise (default random:20,10,5: percent spin,\n"
             "                          percent yield, per mille sleep; pct:3,2000)\n"
             "  --quiet                 no progress lines\n"
-            "exit status: 0 clean, 1 violations or sanitizer reports, 2 usage error\n",
+            "exit status: 0 clean; 1 violations, sanitizer reports or a hang (a TSan build may\n"
+            "exit with TSan's own code instead: 66 by default); 2 usage error; a signal's\n"
+            "status (134 for SIGABRT) when the program died of one\n",
             prog);
 }
 
@@ -541,6 +652,12 @@ static int parse(int argc, char **argv, const cask_stress_scenario *scenarios, s
         usage(stderr, argv[0]);
         return 2;
     }
+    for (int t = 0; opts.noise == CASK_NOISE_PCT && t < opts.n_thread_counts; t++)
+        if (opts.thread_counts[t] > CASK_STRESS__PCT_MAX_THREADS) {
+            fprintf(stderr, "%s: --noise=pct schedules at most %d threads (--threads=%d)\n",
+                    argv[0], CASK_STRESS__PCT_MAX_THREADS, opts.thread_counts[t]);
+            return 2;
+        }
     if (!opts.seed_given)
         opts.seed = cask_stress__mix(now_ns() ^ (uint64_t)getpid()) % 1000000000u;
     if (opts.only != NULL && check_only(argv[0], scenarios, count) != 0)
@@ -582,6 +699,9 @@ int cask_stress_main(int argc, char **argv, const cask_stress_scenario *scenario
         fprintf(stderr, "%s: out of memory\n", argv[0]);
         return 1;
     }
+    if (opts.noise == CASK_NOISE_PCT)
+        pct_exit_key_ok = pthread_key_create(&pct_exit_key, pct_exit_destructor) == 0;
+    install_fatal_signal_handlers();
     extern void __sanitizer_set_death_callback(void (*callback)(void)) __attribute__((weak));
     if (__sanitizer_set_death_callback != NULL)
         __sanitizer_set_death_callback(on_sanitizer_death);
@@ -600,8 +720,8 @@ int cask_stress_main(int argc, char **argv, const cask_stress_scenario *scenario
             run_one(&runs[r++], &scenarios[s], threads, seconds);
         }
     }
-    printf("\n%-26s %7s %7s %12s %10s %10s %10s %6s\n", "scenario", "threads", "noise", "ops",
-           "ops/s", "checked", "violations", "tsan");
+    printf("\n%-26s %7s %7s %12s %10s %10s %9s %10s %6s\n", "scenario", "threads", "noise",
+           "ops", "ops/s", "checked", "undecided", "violations", "tsan");
     uint64_t bad = 0;
     for (size_t i = 0; i < n_runs; i++) {
         cask_stress_run *run = &runs[i];
@@ -609,10 +729,12 @@ int cask_stress_main(int argc, char **argv, const cask_stress_scenario *scenario
         uint64_t v = atomic_load_explicit(&run->violations, memory_order_relaxed);
         uint64_t ts = atomic_load_explicit(&run->tsan_reports, memory_order_relaxed);
         double secs = (double)(run->end_ns - run->start_ns) / 1e9;
-        printf("%-26s %7d %7s %12" PRIu64 " %10.0f %10" PRIu64 " %10" PRIu64 " %6" PRIu64 "\n",
+        printf("%-26s %7d %7s %12" PRIu64 " %10.0f %10" PRIu64 " %9" PRIu64 " %10" PRIu64
+               " %6" PRIu64 "\n",
                run->scenario->name, run->threads, noise_names[opts.noise], ops,
                secs > 0 ? (double)ops / secs : 0.0,
-               atomic_load_explicit(&run->checked, memory_order_relaxed), v, ts);
+               atomic_load_explicit(&run->checked, memory_order_relaxed),
+               atomic_load_explicit(&run->undecided, memory_order_relaxed), v, ts);
         bad += v + ts;
     }
     for (size_t i = 0; opts.noise == CASK_NOISE_PCT && i < n_runs; i++)

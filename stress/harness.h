@@ -12,8 +12,9 @@
  * between the steps of its algorithm (before and after each atomic read-modify-write, between a
  * load and its validation, at linearization points). Without CASK_STRESS it compiles to nothing.
  *
- * Thread safety: cask_stress_should_stop, cask_stress_add_ops, cask_stress_fail, cask_stress_rand
- * and cask_noise_point may be called from any thread of a running scenario. The rest is for the
+ * Thread safety: cask_stress_should_stop, cask_stress_add_ops, cask_stress_add_checked,
+ * cask_stress_add_undecided, cask_stress_fail, cask_stress_rand and cask_noise_point may be
+ * called from any thread of a running scenario. The rest is for the
  * main thread. The harness's own bookkeeping uses only relaxed atomics and thread-private data,
  * so it adds no happens-before edges that could hide a race from ThreadSanitizer.
  */
@@ -72,15 +73,24 @@ int cask_stress_run_threads(cask_stress_run *run, int threads,
 
 /*
  * True when the calling worker should finish: its budget (--seconds or --ops, counted per thread
- * through cask_stress_add_ops) is spent, or a failure was reported and halt is on.
+ * through cask_stress_add_ops) is spent, or a failure was reported (by any thread).
  */
 bool cask_stress_should_stop(cask_stress_run *run);
 
-/* Counts n operations for the progress line and the --ops budget (relaxed, per thread). */
+/* Counts n operations for the progress line and the --ops budget (relaxed, per thread). A run
+ * that counts none fails ("nothing ran"). */
 void cask_stress_add_ops(cask_stress_run *run, uint64_t n);
 
 /* Counts one history (or invariant batch) checked, for the final table. */
 void cask_stress_add_checked(cask_stress_run *run, uint64_t n);
+
+/*
+ * Counts n checks that ran but could not decide: a linearizability check that answered
+ * CASK_LIN_UNKNOWN (its budget ran out). Never count those as checked. The table shows them,
+ * and a run with more undecided checks than half its checked batches fails ("UNDECIDED"): it
+ * did not test what it claims. Any thread.
+ */
+void cask_stress_add_undecided(cask_stress_run *run, uint64_t n);
 
 /*
  * Reports a violation: printf-style message; the run is marked failed and its seed and replay
@@ -98,7 +108,9 @@ uint64_t cask_stress_rand(void);
 /*
  * The driver: parses --only, --threads, --seconds, --ops, --seed, --noise, --list (see --help),
  * runs the scenarios and prints the report. Returns the process exit status: 0 if every run was
- * clean, 1 on any violation, 2 on a usage error.
+ * clean, 1 on any violation, 2 on a usage error. A run that dies (abort(), a fault) prints its
+ * replay line first, unless a sanitizer handles that signal (which prints its own, through its
+ * death callback).
  */
 int cask_stress_main(int argc, char **argv, const cask_stress_scenario *scenarios, size_t count);
 

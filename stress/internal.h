@@ -37,6 +37,8 @@ void cask_stress__seed_thread(uint64_t seed);
  * thread_start(index) before its body and thread_exit(index) after it.
  */
 void cask_stress__pct_configure(unsigned depth, unsigned window);
+/* The most threads PCT controls; the driver refuses --noise=pct with more. */
+#define CASK_STRESS__PCT_MAX_THREADS 64
 void cask_stress__pct_begin(int threads, uint64_t seed);
 void cask_stress__pct_thread_start(int index);
 void cask_stress__pct_thread_exit(int index);

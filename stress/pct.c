@@ -40,7 +40,7 @@
 
 #include "stress/internal.h"
 
-#define PCT_MAX_THREADS 64
+#define PCT_MAX_THREADS CASK_STRESS__PCT_MAX_THREADS
 #define PCT_MAX_DEPTH 16
 #define STEAL_NS 20000000L /* 20 ms without a step: the running thread is blocked */
 

@@ -142,8 +142,12 @@ run_stress() {
             timeout -k 5 $((chunk + 30)) "$bin" --quiet --only="$scenario" --threads=4 \
             --seconds="$chunk" --seed="$seed" >"$log" 2>&1
         status=$?
-        caught="$(classify "$log" "$status")"
         elapsed="$(since "$start")"
+        if [ "$status" = 2 ]; then # a usage error (a scenario renamed?): it detected nothing
+            tail -5 "$log" >&2
+            return 2
+        fi
+        caught="$(classify "$log" "$status")"
         [ -n "$caught" ] && break
         awk -v e="$elapsed" -v c="$chunk" -v s="$seconds" 'BEGIN { exit !(e + c > s) }' && break
         seed=$((seed + 1))
@@ -167,7 +171,10 @@ for m in "${mutants[@]}"; do
         continue
     fi
     if [ -n "$target" ]; then run_test "$target"; else run_stress; fi || {
-        rows+=("$(printf '%-28s %-16s %-20s %s' "$name" "$expect" "BUILD FAILED" "-")")
+        rc=$?
+        what="BUILD FAILED"
+        [ "$rc" = 2 ] && what="USAGE ERROR"
+        rows+=("$(printf '%-28s %-16s %-20s %s' "$name" "$expect" "$what" "-")")
         continue
     }
     if [ -n "$caught" ]; then
