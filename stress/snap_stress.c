@@ -33,7 +33,8 @@
 #include "stress/scenarios.h"
 
 #define BODY 6
-#define LIN_OPS 120 /* operations per thread per checked round */
+#define LIN_OPS 120   /* operations per thread per checked round, up to LIN_THREADS threads; */
+#define LIN_THREADS 8 /* above, a round keeps its 960 operations, so that it stays decidable */
 
 typedef struct {
     uint64_t value;      /* the register value (snap.lin) or the count (snap.update) */
@@ -259,7 +260,10 @@ static void run_qsbr(cask_stress_run *run)
 static void lin_worker(cask_stress_run *run, int index, void *arg)
 {
     snap_ctx *c = arg;
-    for (uint64_t seq = 1; seq <= LIN_OPS && !cask_stress_should_stop(run); seq++) {
+    int threads = cask_stress_threads(run);
+    uint64_t ops = threads <= LIN_THREADS ? LIN_OPS
+                                          : (uint64_t)LIN_OPS * LIN_THREADS / (uint64_t)threads + 1;
+    for (uint64_t seq = 1; seq <= ops && !cask_stress_should_stop(run); seq++) {
         uint64_t r = cask_stress_rand() % 100;
         if (r < 60) {
             long h = cask_history_invoke(c->history, index, CASK_OP_READ, 0, 0);
