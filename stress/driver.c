@@ -279,9 +279,10 @@ typedef struct {
  * depend on timing). A key destructor of the driver's own hands the turn on: it re-arms itself
  * until the round before the last one (POSIX runs at most PTHREAD_DESTRUCTOR_ITERATIONS rounds;
  * ThreadSanitizer and AddressSanitizer finish the thread in the last, after which no
- * instrumented code may run on it). cask's own destructor does its work in the first round
- * (and finds nothing left in a second, if a reclaim function bound the default domain); a
- * destructor of yours that keeps re-arming itself past the third round runs unscheduled.
+ * instrumented code may run on it). It hands the turn on in the third round, so destructors
+ * run in the first two rounds are scheduled, whatever their keys' order. cask's own does its
+ * work in the first (and finds nothing left in a second, if a reclaim function bound the default
+ * domain); one of yours that re-arms itself into a third round may run unscheduled there.
  */
 static pthread_key_t pct_exit_key;
 static bool pct_exit_key_ok;
