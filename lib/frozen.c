@@ -276,21 +276,21 @@ CASK__UNSEEN_BY_TSAN static void cask__frozen_die_by(int sig)
  * Not instrumented by TSan: it runs in the handler (see the design note). */
 CASK__UNSEEN_BY_TSAN static void cask__frozen_pass_on(int sig, siginfo_t *info, void *context)
 {
-    if (atomic_load_explicit(&cask__frozen_previous_ready, memory_order_acquire)) { /* acquire: pairs with the release store in cask__frozen_install (previous is filled in) */
-        const struct sigaction *p = &cask__frozen_previous;
-        if ((p->sa_flags & SA_SIGINFO) && p->sa_sigaction != NULL) {
-            p->sa_sigaction(sig, info, context);
-            return;
-        }
-        if (!(p->sa_flags & SA_SIGINFO) && p->sa_handler != SIG_DFL &&
-            p->sa_handler != SIG_IGN) {
-            p->sa_handler(sig);
-            return;
-        }
+    /* Our handler went live in the same sigaction call that returned the previous one; the
+     * installing thread publishes it right after. A fault on another thread in between waits
+     * for that store (a few instructions away; the installer does not wait for anything). */
+    while (!atomic_load_explicit(&cask__frozen_previous_ready, memory_order_acquire)) /* acquire: pairs with the release store in cask__frozen_install (previous is filled in) */
+        ;
+    const struct sigaction *p = &cask__frozen_previous;
+    if ((p->sa_flags & SA_SIGINFO) && p->sa_sigaction != NULL) {
+        p->sa_sigaction(sig, info, context);
+        return;
     }
-    bool ignored = atomic_load_explicit(&cask__frozen_previous_ready, memory_order_acquire) && /* acquire: as above */
-                   !(cask__frozen_previous.sa_flags & SA_SIGINFO) &&
-                   cask__frozen_previous.sa_handler == SIG_IGN;
+    if (!(p->sa_flags & SA_SIGINFO) && p->sa_handler != SIG_DFL && p->sa_handler != SIG_IGN) {
+        p->sa_handler(sig);
+        return;
+    }
+    bool ignored = !(p->sa_flags & SA_SIGINFO) && p->sa_handler == SIG_IGN;
     if (info != NULL && info->si_code <= 0) {
         /* Sent, not raised by a fault (kill, raise, sigqueue): nothing faults again when the
          * handler returns, so blocking it would swallow the signal and leave SIGSEGV blocked.
@@ -316,7 +316,9 @@ CASK__UNSEEN_BY_TSAN static void cask__frozen_pass_on(int sig, siginfo_t *info, 
 CASK__UNSEEN_BY_TSAN static void cask__frozen_on_fault(int sig, siginfo_t *info, void *context)
 {
     const char *addr = info->si_addr;
-    for (size_t i = 0; i < CASK__FROZEN_MAX; i++) {
+    /* A sent SIGSEGV (kill, sigqueue: si_code <= 0) has no faulting address: the field holds
+     * the sender's pid and uid, or whatever it queued, which may well point into a region. */
+    for (size_t i = 0; i < CASK__FROZEN_MAX && info->si_code > 0; i++) {
         cask__frozen_slot *s = &cask__frozen_registry[i];
         if (atomic_load_explicit(&s->claim, memory_order_relaxed) != CASK__SLOT_USED)
             continue; /* a filter; the seq check below decides */
@@ -356,12 +358,13 @@ static void cask__frozen_install(void)
     sa.sa_sigaction = cask__frozen_on_fault;
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK; /* no SA_NODEFER: a fault in the handler is fatal */
     sigemptyset(&sa.sa_mask);
-    /* The program's handler is read and published before ours goes live, so that a fault in
-     * another thread meanwhile is passed to it, not to the default action. */
-    if (sigaction(SIGSEGV, NULL, &cask__frozen_previous) != 0)
+    /* One swap: a handler the program installs at the same moment either comes before ours (and
+     * is the previous one) or replaces ours; reading it first and installing after lost it. A
+     * fault in another thread before the release store below waits for it (pass_on). */
+    if (sigaction(SIGSEGV, &sa, &cask__frozen_previous) != 0)
         return; /* cask__frozen_handler_ok stays false: checked freezes say CASK_ENOMEM */
     atomic_store_explicit(&cask__frozen_previous_ready, true, memory_order_release); /* Release: pairs with the acquire load in cask__frozen_pass_on */
-    cask__frozen_handler_ok = sigaction(SIGSEGV, &sa, NULL) == 0;
+    cask__frozen_handler_ok = true;
 }
 
 static void cask__frozen_die_modified(const cask__frozen_range *r)
