@@ -115,3 +115,6 @@ $m vec-growth-replaces-storage lib/vec.c 's/mprotect(v->data + data_from, data_t
     tsan vec.growth no "growth maps fresh storage over the old instead of extending it: the elements readers are reading are thrown away without waiting for them (the reserve-and-commit form of freeing old storage without retiring it)"
 $m frozen-freeze-no-protect lib/frozen.c 's/if (r->len > 0 && mprotect(r->start, r->len, PROT_READ) != 0) {/if (r->len > 0 \&\& 0) {/' \
     invariant frozen.churn no "freeze registers the region but never write-protects it, so a write after the freeze goes through silently"
+$m frozen-sent-matches-region lib/frozen.c 's/^    for (size_t i = 0; i < CASK__FROZEN_MAX \&\& info->si_code > 0; i++) {$/    for (size_t i = 0; i < CASK__FROZEN_MAX; i++) {/' \
+    invariant - no "the trap matches a sent SIGSEGV's si_addr (the sender's pid and uid, or queued data) against the frozen regions, so a queued signal whose data points into a region is reported as a write to frozen memory" \
+    asan //tests:frozen_test
