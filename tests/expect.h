@@ -44,4 +44,22 @@ bool expect_death(void (*fn)(void *arg), void *arg, const char *const *needles);
  */
 bool run_child(void (*fn)(void *arg), void *arg, char *out, size_t cap, int *status);
 
+/*
+ * A scripted schedule's position, for tests that drive threads through a fixed interleaving:
+ * expect_step_wait(s) blocks until some thread has called expect_step_set(t) with t >= s.
+ * A mutex and a condition variable (real synchronisation, which TSan sees: the script orders
+ * only the steps it names). One script per process.
+ */
+void expect_step_wait(int s);
+void expect_step_set(int s);
+
+/* UNDER_TSAN: defined to 1 when this file is compiled with ThreadSanitizer. */
+#if defined(__SANITIZE_THREAD__)
+#define UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define UNDER_TSAN 1
+#endif
+#endif
+
 #endif

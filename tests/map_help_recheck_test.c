@@ -27,26 +27,6 @@
 #include "cask/cask.h"
 #include "expect.h"
 
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
-static int step; /* the script's position: guarded by mu */
-
-static void wait_step(int s)
-{
-    pthread_mutex_lock(&mu);
-    while (step < s)
-        pthread_cond_wait(&cv, &mu);
-    pthread_mutex_unlock(&mu);
-}
-
-static void set_step(int s)
-{
-    pthread_mutex_lock(&mu);
-    step = s;
-    pthread_cond_broadcast(&cv);
-    pthread_mutex_unlock(&mu);
-}
-
 static cask_map *map;
 static _Thread_local char role;  /* 'C', 'H' or 'P' */
 static _Thread_local int armed;  /* per role: which pause comes next (0: none) */
@@ -61,23 +41,23 @@ void __wrap_cask_noise_point(const char *where)
         armed = 2; /* C has installed and announced N; its chunk comes next */
     } else if (role == 'C' && armed == 2 && strcmp(where, "map.help.chunk_done") == 0) {
         armed = 0;
-        set_step(11);
-        wait_step(14);
+        expect_step_set(11);
+        expect_step_wait(14);
     } else if (role == 'H' && armed == 1 && strcmp(where, "map.resize.next_loaded") == 0) {
         armed = 2;
-        set_step(12);
-        wait_step(13);
+        expect_step_set(12);
+        expect_step_wait(13);
     } else if (role == 'H' && armed == 2 &&
                (strncmp(where, "map.copy.", 9) == 0 || strncmp(where, "map.claim.", 10) == 0)) {
         armed = 0;
         h_parked_at = where;
-        set_step(14);
-        wait_step(16);
+        expect_step_set(14);
+        expect_step_wait(16);
     } else if (role == 'P' && armed == 1 && strcmp(where, "hp.collect.record_done") == 0 &&
                ++scanned == 2) { /* records are listed newest first: P's, then H's, then C's */
         armed = 0;
-        set_step(13);
-        wait_step(15);
+        expect_step_set(13);
+        expect_step_wait(15);
     }
     __real_cask_noise_point(where);
 }
@@ -92,9 +72,9 @@ static void insert(cask_map_guard *g, uint64_t k)
 static cask_map_guard *guard_in_order(int my_turn)
 {
     cask_map_guard *g;
-    wait_step(my_turn);
+    expect_step_wait(my_turn);
     EXPECT_EQ(cask_map_guard_acquire(map, &g), 0);
-    set_step(my_turn + 1);
+    expect_step_set(my_turn + 1);
     return g;
 }
 
@@ -105,11 +85,11 @@ static void *copier(void *arg)
     (void)arg;
     role = 'C';
     cask_map_guard *g = guard_in_order(0);
-    wait_step(10);
+    expect_step_wait(10);
     armed = 1;
     insert(g, 100); /* helps T's resize and parks in its chunk until step 14 */
-    set_step(15);
-    wait_step(17);
+    expect_step_set(15);
+    expect_step_wait(17);
     cask_map_guard_release(g);
     return NULL;
 }
@@ -119,10 +99,10 @@ static void *late_helper(void *arg)
     (void)arg;
     role = 'H';
     cask_map_guard *g = guard_in_order(1);
-    wait_step(11);
+    expect_step_wait(11);
     armed = 1;
     insert(g, 101); /* parks after loading next until 13, then at a copy or claim until 16 */
-    set_step(17);
+    expect_step_set(17);
     cask_map_guard_release(g);
     return NULL;
 }
@@ -135,8 +115,8 @@ static void *promoter(void *arg)
     /* 13 keys in the 16-slot table: the 13th claim plans a resize nobody has helped yet. */
     for (uint64_t k = 0; k < 13; k++)
         insert(g, k);
-    set_step(10);
-    wait_step(12);
+    expect_step_set(10);
+    expect_step_wait(12);
     insert(g, 102); /* copies T itself (C's chunk is not done) and promotes N */
     /* N has 32 slots (2 x 13 live + 2, rounded up) and plans its own resize at its 25th claim:
      * 64 more keys replace it (and its successor), and P retires it. */
@@ -145,8 +125,8 @@ static void *promoter(void *arg)
     armed = 1;
     cask_map_drain(map); /* its scan parks after H's slot until 15, then frees N */
     EXPECT(armed == 0);
-    set_step(16);
-    wait_step(17);
+    expect_step_set(16);
+    expect_step_wait(17);
     cask_map_guard_release(g);
     return NULL;
 }

@@ -19,13 +19,6 @@
 #include "cask/cask.h"
 #include "expect.h"
 
-#if defined(__SANITIZE_THREAD__)
-#define UNDER_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define UNDER_TSAN 1
-#endif
-#endif
 
 static int z; /* written by the thread, read by B's free function: deliberately unordered */
 /* Relaxed flags: they order nothing for TSan on purpose (the test is about the edges cask adds). */

@@ -19,37 +19,18 @@
 
 enum { ITEMS = 1000 };
 
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
-static int step; /* 1: the freezer is parked at the point; 2: it may go on. Guarded by mu. */
+/* The script (tests/expect.h): step 1, the freezer is parked at the point; 2, it may go on. */
 static _Thread_local int freezer;
-static int parked_at_point; /* how many times the freezer parked there (guarded by mu) */
-
-static void wait_step(int s)
-{
-    pthread_mutex_lock(&mu);
-    while (step < s)
-        pthread_cond_wait(&cv, &mu);
-    pthread_mutex_unlock(&mu);
-}
-
-static void set_step(int s)
-{
-    pthread_mutex_lock(&mu);
-    step = s;
-    if (s == 1)
-        parked_at_point++;
-    pthread_cond_broadcast(&cv);
-    pthread_mutex_unlock(&mu);
-}
+static int parked_at_point; /* times the freezer parked there: its own; read after the join */
 
 void __real_cask_noise_point(const char *where);
 
 void __wrap_cask_noise_point(const char *where)
 {
     if (freezer && strcmp(where, "vec.freeze.published") == 0) {
-        set_step(1);
-        wait_step(2);
+        parked_at_point++;
+        expect_step_set(1);
+        expect_step_wait(2);
     }
     __real_cask_noise_point(where);
 }
@@ -91,14 +72,12 @@ int main(void)
     }
     pthread_t t;
     EXPECT_EQ(pthread_create(&t, NULL, freeze_main, v), 0);
-    wait_step(1); /* the freezer is between its two publications */
+    expect_step_wait(1); /* the freezer is between its two publications */
     check_consistent(v, false);
-    set_step(2);
+    expect_step_set(2);
     EXPECT_EQ(pthread_join(t, NULL), 0);
     check_consistent(v, true);
-    pthread_mutex_lock(&mu);
     EXPECT_EQ(parked_at_point, 1); /* the schedule happened: the point exists and was reached */
-    pthread_mutex_unlock(&mu);
     cask_vec_unref(v);
     return 0;
 }
