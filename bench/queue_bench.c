@@ -28,6 +28,9 @@
  *   mutex_cv    (queue.1p1c.blocking only) the same list whose pop sleeps on a condition
  *               variable at once when the list is empty (no spinning first, unlike cask's
  *               blocking pops); push signals it, under the lock, when someone sleeps.
+ *   rmwK        (queue.floor only; not queues) K uncontended fetch-and-adds per push+pop pair,
+ *               each on a cache line of its own, and nothing else: the least that any lock-free
+ *               queue making K locked read-modify-writes per pair costs at one thread.
  *
  * Benches (an operation is one push or one pop; ns/op is per thread, see bench/bench.h):
  *   queue.pairs  every thread repeats push(x); pop() (the pop cannot find the queue empty);
@@ -41,6 +44,11 @@
  *                blocking pop (no time limit): cask_queue_pop, cask_bqueue_pop (its producer
  *                uses try_push, yielding while full, as in the other rows), and mutex_cv (the
  *                other peers have no blocking pop).
+ *   queue.floor  (1 thread) pairs of cask, cask_bq and mutex beside rmw3, rmw4, rmw5 and rmw8:
+ *                how many locked read-modify-writes a pair can afford and still be 1.2x the
+ *                mutex queue (the 1-thread goal). cask makes 3 per pair (its cells are used
+ *                once); cask_bq 8 (SCQ, two rings of indices); a lock-free ring of pointers with
+ *                single-width CAS at least 5 (lib/bqueue.c).
  * After the table: the goals below, each as a ratio with a verdict, for cask and cask_bq; then
  * the memory check (malloc'd bytes before a burst of 1,000,000 pushes, at its
  * peak, and after popping everything and cask_hp_drain).
@@ -88,6 +96,7 @@ typedef struct qimpl {
     void *(*pop_wait)(void *q, unsigned index); /* blocking pop, or NULL: not in queue.1p1c.blocking */
     bool blocking_only; /* only in queue.1p1c.blocking */
     bool reference;     /* measured, but not a peer for the goals (see ck_ring above) */
+    bool floor_only;    /* only in queue.floor (the rmwK rows) */
 } qimpl;
 
 /* ---- cask ---- */
@@ -615,18 +624,65 @@ static void lfq_destroy(void *q)
     free(q);
 }
 
+/* ---- the floor: K locked read-modify-writes per pair and nothing else (queue.floor) ---- */
+
+struct rmw_floor {
+    unsigned k;
+    struct {
+        _Alignas(64) _Atomic uint64_t v;
+    } line[8];
+};
+
+static void *rmw_create(unsigned k)
+{
+    struct rmw_floor *f = aligned_alloc(64, sizeof(*f));
+    if (f != NULL) {
+        memset(f, 0, sizeof(*f));
+        f->k = k;
+    }
+    return f;
+}
+static void *rmw3_create(unsigned threads) { (void)threads; return rmw_create(3); }
+static void *rmw4_create(unsigned threads) { (void)threads; return rmw_create(4); }
+static void *rmw5_create(unsigned threads) { (void)threads; return rmw_create(5); }
+static void *rmw8_create(unsigned threads) { (void)threads; return rmw_create(8); }
+static void rmw_destroy(void *f) { free(f); }
+
+/* The push makes the first k / 2 fetch-and-adds, the pop the others (seq_cst, as cask's; on
+ * x86-64 every one is a locked instruction). */
+static void rmw_push(void *p, unsigned i, void *item)
+{
+    (void)i;
+    (void)item;
+    struct rmw_floor *f = p;
+    for (unsigned j = 0; j < f->k / 2; j++)
+        atomic_fetch_add_explicit(&f->line[j].v, 1, memory_order_seq_cst);
+}
+static void *rmw_pop(void *p, unsigned i)
+{
+    (void)i;
+    struct rmw_floor *f = p;
+    for (unsigned j = f->k / 2; j < f->k; j++)
+        atomic_fetch_add_explicit(&f->line[j].v, 1, memory_order_seq_cst);
+    return f;
+}
+
 static const qimpl impls[] = {
-    {"cask", cask_create, cask_destroy, NULL, cask_leave, cask_push, cask_pop, cask_pop_wait, false, false},
-    {"cask_bq", bq_create, bq_destroy, NULL, NULL, bq_push, bq_pop, bq_pop_wait, false, false},
-    {"ck_hp_fifo", ckhp_create, ckhp_destroy, NULL, ckhp_leave, ckhp_push, ckhp_pop, NULL, false, false},
+    {"cask", cask_create, cask_destroy, NULL, cask_leave, cask_push, cask_pop, cask_pop_wait, false, false, false},
+    {"cask_bq", bq_create, bq_destroy, NULL, NULL, bq_push, bq_pop, bq_pop_wait, false, false, false},
+    {"ck_hp_fifo", ckhp_create, ckhp_destroy, NULL, ckhp_leave, ckhp_push, ckhp_pop, NULL, false, false, false},
 #ifdef CK_F_FIFO_MPMC
-    {"ck_fifo_mpmc", ckmp_create, ckmp_destroy, NULL, NULL, ckmp_push, ckmp_pop, NULL, false, false},
+    {"ck_fifo_mpmc", ckmp_create, ckmp_destroy, NULL, NULL, ckmp_push, ckmp_pop, NULL, false, false, false},
 #endif
-    {"urcu_wfcq", wfq_create, wfq_destroy, NULL, NULL, wfq_push, wfq_pop, NULL, false, false},
-    {"urcu_lfq", lfq_create, lfq_destroy, lfq_enter, lfq_leave, lfq_push, lfq_pop, NULL, false, false},
-    {"mutex", mutex_create, mutex_destroy, NULL, NULL, mutex_push, mutex_pop, NULL, false, false},
-    {"ck_ring", ckr_create, ckr_destroy, NULL, NULL, ckr_push, ckr_pop, NULL, false, true},
-    {"mutex_cv", mcv_create, mcv_destroy, NULL, NULL, mcv_push, NULL, mcv_pop_wait, true, false},
+    {"urcu_wfcq", wfq_create, wfq_destroy, NULL, NULL, wfq_push, wfq_pop, NULL, false, false, false},
+    {"urcu_lfq", lfq_create, lfq_destroy, lfq_enter, lfq_leave, lfq_push, lfq_pop, NULL, false, false, false},
+    {"mutex", mutex_create, mutex_destroy, NULL, NULL, mutex_push, mutex_pop, NULL, false, false, false},
+    {"ck_ring", ckr_create, ckr_destroy, NULL, NULL, ckr_push, ckr_pop, NULL, false, true, false},
+    {"mutex_cv", mcv_create, mcv_destroy, NULL, NULL, mcv_push, NULL, mcv_pop_wait, true, false, false},
+    {"rmw3", rmw3_create, rmw_destroy, NULL, NULL, rmw_push, rmw_pop, NULL, false, true, true},
+    {"rmw4", rmw4_create, rmw_destroy, NULL, NULL, rmw_push, rmw_pop, NULL, false, true, true},
+    {"rmw5", rmw5_create, rmw_destroy, NULL, NULL, rmw_push, rmw_pop, NULL, false, true, true},
+    {"rmw8", rmw8_create, rmw_destroy, NULL, NULL, rmw_push, rmw_pop, NULL, false, true, true},
 };
 
 /* ---- the workers ---- */
@@ -776,6 +832,19 @@ static void goals(const cask_bench_results *r)
             printf("  %-12s %2u threads  cask_bq  vs ck_ring       %5.2fx\n", points[i].bench,
                    points[i].threads, p->ns_per_op / o->ns_per_op);
     }
+    const cask_bench_result *m = find_row(r, "queue.floor", "mutex", 1);
+    if (m == NULL)
+        return;
+    printf("\nreference, not a goal (1 thread, pairs: mutex ns/op / row ns/op; the 1-thread goal "
+           "is 1.2x, and rmwK is a floor for any lock-free queue making K locked RMWs per "
+           "pair):\n");
+    static const char *const rows[] = {"rmw3", "rmw4", "rmw5", "rmw8", "cask", "cask_bq"};
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        const cask_bench_result *o = find_row(r, "queue.floor", rows[i], 1);
+        if (o != NULL)
+            printf("  queue.floor   1 threads  %-8s vs mutex         %5.2fx\n", rows[i],
+                   m->ns_per_op / o->ns_per_op);
+    }
 }
 
 /* Measures every selected implementation at one (bench, threads) point, repetitions
@@ -789,9 +858,13 @@ static int measure_point(const cask_bench_options *opt, cask_bench_results *resu
     cask_bench_entry entries[IMPLS];
     size_t count = 0;
     int rc = 0;
+    bool floor = strcmp(bench, "queue.floor") == 0;
     for (size_t i = 0; i < IMPLS && rc == 0; i++) {
         if (!cask_bench_selected(opt, bench, impls[i].name) ||
-            (blocking ? impls[i].pop_wait == NULL : impls[i].blocking_only))
+            (blocking ? impls[i].pop_wait == NULL : impls[i].blocking_only) ||
+            (impls[i].floor_only && !floor) ||
+            (floor && !impls[i].floor_only && strcmp(impls[i].name, "mutex") != 0 &&
+             strncmp(impls[i].name, "cask", 4) != 0))
             continue;
         if (impls[i].reference && threads > (unsigned)sysconf(_SC_NPROCESSORS_ONLN)) {
             /* More threads than cores: ck_ring's producers spin on one that was preempted
@@ -853,6 +926,9 @@ int main(int argc, char **argv)
         /* A consumer that sleeps in a blocking pop instead of spinning on try_pop. */
         if (threads == 2 &&
             measure_point(&opt, &results, "queue.1p1c.blocking", threads, 1, 0, true) != 0)
+            return 1;
+        /* What a pair's locked instructions alone cost, beside the queues (1 thread). */
+        if (threads == 1 && measure_point(&opt, &results, "queue.floor", 1, 0, 0, false) != 0)
             return 1;
     }
     cask_bench_results_print(&results, "cask", stdout);

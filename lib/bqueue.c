@@ -40,9 +40,14 @@
  * item in a word apart from the cycle-tagged entry (a pointer leaves no room for the cycle), and
  * a slow enqueuer of an old cycle must not write an item word that a newer cycle owns, so its
  * enqueuer would claim the entry, write the item, then publish: by our count (not built) five
- * RMWs per push and pop pair with the FAAs, against SCQ-with-indices' eight and ck_ring's two,
- * so it would still not reach the mutex list's single-thread time (a locked instruction costs
- * 7-16 ns on that machine). The unbounded queue (lib/queue.c) needs three: its cells are used once.
+ * RMWs per push and pop pair with the FAAs, against SCQ-with-indices' eight and ck_ring's two.
+ * The unbounded queue (lib/queue.c) needs three: its cells are used once. What those counts
+ * allow at one thread is measured by `./cask bench queue`'s queue.floor rows (K uncontended
+ * fetch-and-adds per pair and nothing else, beside the mutex list; three runs): mutex/rmw8
+ * 0.85-0.89x, so no eight-RMW queue can be 1.2x the mutex list; rmw5 1.33-1.41x; rmw3
+ * 2.07-2.26x, of which lib/queue.c keeps 1.19-1.28x. A five-RMW ring with the other costs of
+ * lib/queue.c (its time above rmw3's) would come to about 0.95x: 1.2x would leave it a third of
+ * that queue's work besides the RMWs. This queue measures 0.52-0.54x.
  *
  * Empty by loads. Before its FAA on Head, a dequeue loads Head, peeks at Head's entry and, unless
  * that entry already holds an index of Head's cycle, loads Tail: Tail <= Head means empty, with
