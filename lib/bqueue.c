@@ -43,9 +43,9 @@
  * RMWs per push and pop pair with the FAAs, against SCQ-with-indices' eight and ck_ring's two.
  * The unbounded queue (lib/queue.c) needs three: its cells are used once. What those counts
  * allow at one thread is measured by `./cask bench queue`'s queue.floor rows (K uncontended
- * fetch-and-adds per pair and nothing else, beside the mutex list; three runs): mutex/rmw8
- * 0.85-0.89x, so no eight-RMW queue can be 1.2x the mutex list; rmw5 1.33-1.41x; rmw3
- * 2.07-2.26x, of which lib/queue.c keeps 1.19-1.28x. A five-RMW ring with the other costs of
+ * fetch-and-adds per pair and nothing else, beside the mutex list; nine runs): mutex/rmw8
+ * 0.85-0.96x, so no eight-RMW queue can be 1.2x the mutex list; rmw5 1.33-1.95x; rmw3
+ * 2.07-2.70x, of which lib/queue.c keeps 1.18-1.44x. A five-RMW ring with the other costs of
  * lib/queue.c (its time above rmw3's) would come to about 0.95x: 1.2x would leave it a third of
  * that queue's work besides the RMWs. This queue measures 0.52-0.54x.
  *
